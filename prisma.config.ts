@@ -1,0 +1,9 @@
+// Prisma CLI settings. The app itself applies migrations on start (src/db/migrate.ts); this file
+// lets `prisma migrate deploy` and `prisma generate` find the same schema and migrations.
+import { defineConfig } from 'prisma/config';
+
+export default defineConfig({
+  schema: 'prisma/schema.prisma',
+  migrations: { path: 'prisma/migrations' },
+  datasource: { url: process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/segcat' },
+});

@@ -1,0 +1,129 @@
+/**
+ * The one place that reads the environment. Every setting segcat understands is declared here,
+ * with its default, parsed once and frozen; everything else receives a `Config`.
+ */
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+
+/** Root of the installed package (where `models/` and `schema/` live), whatever the cwd. */
+export const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+const MB = 1024 * 1024;
+
+const int = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+const optionalString = z
+  .string()
+  .optional()
+  .transform((value) => (value === undefined || value.trim() === '' ? undefined : value));
+
+const envSchema = z.object({
+  /** HTTP port of `segcat serve`. */
+  PORT: z.coerce.number().int().min(0).max(65535).default(4000),
+  /** PostgreSQL URL; when absent an embedded PostgreSQL is started under DATA_DIR. */
+  DATABASE_URL: optionalString,
+  /** Where originals, masks, cut-outs and the embedded database live. */
+  DATA_DIR: z.string().default('./data'),
+  /** Largest accepted upload, in bytes. */
+  MAX_UPLOAD_BYTES: int(25 * MB),
+  /** Largest accepted image, in pixels (width × height), checked before decoding. */
+  MAX_IMAGE_PIXELS: int(50_000_000),
+  /** Most files in one multipart request. */
+  MAX_FILES_PER_REQUEST: int(50),
+  /** When set, mutations need `Authorization: Bearer <key>`. */
+  SEGCAT_API_KEY: optionalString,
+  /** When set, queries and /files/ reads need `Authorization: Bearer <key>` (or the API key). */
+  SEGCAT_READ_KEY: optionalString,
+  /** Base of the `*Url` fields when behind a proxy, e.g. https://photos.example.com. */
+  PUBLIC_URL: optionalString.pipe(z.url().optional()),
+  /** `production` turns off Sandbox, introspection and stack traces. */
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  /** Model name from models/manifest.json. */
+  SEGCAT_MODEL: z.string().default('yolo11n-seg-uint8'),
+  /** Directory holding model weights. */
+  MODEL_DIR: z.string().default(path.join(PACKAGE_ROOT, 'models')),
+  /** Directory to copy model weights from instead of downloading them. */
+  MODEL_MIRROR: optionalString,
+  /** Detections below this score are not recorded. */
+  SEGCAT_MIN_SCORE: z.coerce.number().min(0).max(1).default(0.25),
+  /** Most detections kept per image. */
+  SEGCAT_MAX_DETECTIONS: int(100),
+  /** onnxruntime intra-op threads (0 lets onnxruntime decide). */
+  SEGCAT_ONNX_THREADS: z.coerce.number().int().min(0).default(0),
+  /** Segmentation jobs run at once by one worker process. */
+  SEGCAT_WORKER_CONCURRENCY: int(2),
+  /** Run a queue worker inside `segcat serve`. */
+  SEGCAT_EMBEDDED_WORKER: z
+    .enum(['true', 'false', '1', '0'])
+    .default('true')
+    .transform((value) => value === 'true' || value === '1'),
+  /** Port of the embedded PostgreSQL. */
+  EMBEDDED_PG_PORT: z.coerce.number().int().min(1).max(65535).default(54329),
+  /** pino log level. */
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Longest a request may take, in milliseconds. */
+  REQUEST_TIMEOUT_MS: int(120_000),
+});
+
+/** segcat's settings, parsed from the environment. */
+export type Config = Readonly<{
+  port: number;
+  databaseUrl: string | undefined;
+  dataDir: string;
+  maxUploadBytes: number;
+  maxImagePixels: number;
+  maxFilesPerRequest: number;
+  apiKey: string | undefined;
+  readKey: string | undefined;
+  publicUrl: string | undefined;
+  production: boolean;
+  model: string;
+  modelDir: string;
+  modelMirror: string | undefined;
+  minScore: number;
+  maxDetections: number;
+  onnxThreads: number;
+  workerConcurrency: number;
+  embeddedWorker: boolean;
+  embeddedPgPort: number;
+  logLevel: string;
+  requestTimeoutMs: number;
+}>;
+
+/** Thrown when the environment holds invalid settings; lists every bad key. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Parses an environment (default `process.env`) into a frozen Config, or throws ConfigError. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+    throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
+  }
+  const e = parsed.data;
+  return Object.freeze({
+    port: e.PORT,
+    databaseUrl: e.DATABASE_URL,
+    dataDir: path.resolve(e.DATA_DIR),
+    maxUploadBytes: e.MAX_UPLOAD_BYTES,
+    maxImagePixels: e.MAX_IMAGE_PIXELS,
+    maxFilesPerRequest: e.MAX_FILES_PER_REQUEST,
+    apiKey: e.SEGCAT_API_KEY,
+    readKey: e.SEGCAT_READ_KEY,
+    publicUrl: e.PUBLIC_URL?.replace(/\/+$/, ''),
+    production: e.NODE_ENV === 'production',
+    model: e.SEGCAT_MODEL,
+    modelDir: path.resolve(e.MODEL_DIR),
+    modelMirror: e.MODEL_MIRROR === undefined ? undefined : path.resolve(e.MODEL_MIRROR),
+    minScore: e.SEGCAT_MIN_SCORE,
+    maxDetections: e.SEGCAT_MAX_DETECTIONS,
+    onnxThreads: e.SEGCAT_ONNX_THREADS,
+    workerConcurrency: e.SEGCAT_WORKER_CONCURRENCY,
+    embeddedWorker: e.SEGCAT_EMBEDDED_WORKER,
+    embeddedPgPort: e.EMBEDDED_PG_PORT,
+    logLevel: e.LOG_LEVEL,
+    requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
+  });
+}
