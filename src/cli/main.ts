@@ -1,0 +1,21 @@
+/**
+ * `segcat` command line: one module per command, each exporting `register(program)`.
+ */
+import { Command, CommanderError } from 'commander';
+
+/** Runs the CLI with the given argv and resolves to the process exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const program = new Command('segcat')
+    .description('segcat: a media catalogue that understands what is in its pictures')
+    .showHelpAfterError()
+    .exitOverride();
+  // Command registrations (one line each, kept sorted):
+
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode;
+    throw error;
+  }
+}

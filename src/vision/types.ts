@@ -1,0 +1,70 @@
+/**
+ * Glossary of the vision module.
+ * - Box: an axis-aligned rectangle in original-image pixels (after EXIF orientation).
+ * - BoxMask: a binary mask stored only inside its box (0 or 255 per pixel, row-major, box-sized);
+ *   the full-image mask is this placed at (box.x, box.y) on black.
+ * - DetectedSegment: one object the model found: class, score, box and BoxMask.
+ * - Background: the pixels no DetectedSegment covers.
+ */
+
+/** A rectangle in original-image pixels; x/y are the top-left corner. */
+export interface Box {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
+
+/** Binary mask limited to its box: `data.length === box.width * box.height`, values 0 or 255. */
+export interface BoxMask {
+  box: Box;
+  data: Uint8Array;
+}
+
+/** One object found in an image. */
+export interface DetectedSegment {
+  /** Index into the model's class names. */
+  classId: number;
+  /** COCO class name from the model's metadata, e.g. "dining table". */
+  label: string;
+  /** Confidence in 0..1. */
+  score: number;
+  /** Pixels covered by the mask. */
+  area: number;
+  mask: BoxMask;
+}
+
+/** Time spent in each stage of one segmentation, in milliseconds. */
+export interface StageTimings {
+  preprocessMs: number;
+  inferenceMs: number;
+  postprocessMs: number;
+}
+
+/** Everything a segmentation produces for one image. */
+export interface SegmentationResult {
+  /** Size of the image as people see it (after EXIF orientation). */
+  width: number;
+  height: number;
+  segments: DetectedSegment[];
+  timings: StageTimings;
+}
+
+/** Identity of a loaded model, recorded with every segmentation. */
+export interface ModelInfo {
+  /** Manifest name, e.g. "yolo11n-seg-uint8". */
+  name: string;
+  /** Version string from the model's metadata (e.g. Ultralytics 8.3.67). */
+  version: string;
+  inputWidth: number;
+  inputHeight: number;
+  classNames: readonly string[];
+}
+
+/** Options of one segmentation run. */
+export interface SegmentOptions {
+  /** Detections below this score are dropped (default 0.25). */
+  minScore?: number;
+  /** At most this many detections are kept, best first (default 100). */
+  maxDetections?: number;
+}
