@@ -67,4 +67,6 @@ export interface SegmentOptions {
   minScore?: number;
   /** At most this many detections are kept, best first (default 100). */
   maxDetections?: number;
+  /** Same-class boxes overlapping a better one by more than this IoU are dropped (default 0.6). */
+  iouThreshold?: number;
 }
