@@ -16,6 +16,6 @@ run(bin('prisma'), ['generate'], {
   PRISMA_SCHEMA_ENGINE_BINARY: process.env.PRISMA_SCHEMA_ENGINE_BINARY ?? path.join(root, 'package.json'),
   PRISMA_HIDE_UPDATE_MESSAGE: '1',
 });
-if (existsSync(path.join(root, 'codegen.ts'))) run(bin('graphql-codegen'), ['--config', 'codegen.ts', '--silent']);
+if (existsSync(path.join(root, 'codegen.yml'))) run(bin('graphql-codegen'), ['--config', 'codegen.yml', '--silent']);
 run(bin('tsc'), ['-p', 'tsconfig.json']);
 if (existsSync(path.join(root, 'web', 'vite.config.ts'))) run(bin('vite'), ['build', '--config', 'web/vite.config.ts', '--logLevel', 'warn']);

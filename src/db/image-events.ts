@@ -1,0 +1,71 @@
+/**
+ * Image status changes from PostgreSQL NOTIFY, on one dedicated connection per process. The
+ * connection is re-opened after errors; anything missed meanwhile is caught by the waiters' poll.
+ */
+import pg from 'pg';
+import type { Logger } from 'pino';
+import { IMAGE_EVENTS_CHANNEL } from '../jobs/job-names.js';
+import type { ImageEvents } from '../services/image-waiter.js';
+
+const RECONNECT_DELAY_MS = 1000;
+
+/** A running LISTEN connection; `close()` ends it. */
+export interface ImageEventListener extends ImageEvents {
+  close(): Promise<void>;
+}
+
+/** Starts listening for image status changes. */
+export async function listenForImageEvents(databaseUrl: string, logger: Logger): Promise<ImageEventListener> {
+  const listeners = new Set<(imageId: string) => void>();
+  let client: pg.Client | undefined;
+  let closed = false;
+  let retry: NodeJS.Timeout | undefined;
+
+  const connect = async (): Promise<void> => {
+    const next = new pg.Client({ connectionString: databaseUrl, application_name: 'segcat-events' });
+    next.on('notification', (message) => {
+      const id = parseImageId(message.payload);
+      if (id) for (const listener of listeners) listener(id);
+    });
+    next.on('error', (error) => {
+      logger.warn({ err: error }, 'image event connection lost; reconnecting');
+      next.end().catch(() => undefined);
+      scheduleReconnect();
+    });
+    await next.connect();
+    await next.query(`LISTEN ${IMAGE_EVENTS_CHANNEL}`);
+    client = next;
+  };
+
+  const scheduleReconnect = () => {
+    client = undefined;
+    if (closed || retry) return;
+    retry = setTimeout(() => {
+      retry = undefined;
+      connect().catch(scheduleReconnect);
+    }, RECONNECT_DELAY_MS);
+    retry.unref();
+  };
+
+  await connect();
+  return {
+    subscribe(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    async close() {
+      closed = true;
+      clearTimeout(retry);
+      await client?.end();
+    },
+  };
+}
+
+function parseImageId(payload: string | undefined): string | undefined {
+  try {
+    const parsed = JSON.parse(payload ?? '') as { id?: unknown };
+    return typeof parsed.id === 'string' ? parsed.id : undefined;
+  } catch {
+    return undefined;
+  }
+}

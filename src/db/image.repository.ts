@@ -1,0 +1,231 @@
+/**
+ * Catalogue writes: images entering, their segmentation results, cut-outs and deletion.
+ *
+ * Rows that point at files are written only after those files are durable (see FileStore), and a
+ * segmentation result replaces the previous one in a single transaction, so readers see either the
+ * old segments or the new ones, never a mix.
+ */
+import { Prisma } from '../generated/prisma/client.js';
+import type { Extraction, Image, PrismaClient } from '../generated/prisma/client.js';
+import { IMAGE_EVENTS_CHANNEL, SEGMENT_IMAGE_MAX_ATTEMPTS, SEGMENT_IMAGE_TASK } from '../jobs/job-names.js';
+
+/** What is known of an image when it enters the catalogue. */
+export interface NewImage {
+  sha256: string;
+  filename: string;
+  mimeType: string;
+  bytes: number;
+  width: number;
+  height: number;
+  storagePath: string;
+  batchId?: string;
+}
+
+/** One segment of a segmentation result, its mask file already written. */
+export interface NewSegment {
+  label: string;
+  classId: number;
+  score: number;
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+  area: number;
+  maskPath: string;
+}
+
+/** A whole segmentation result for one image. */
+export interface SegmentationRecord {
+  modelName: string;
+  modelVersion: string;
+  segments: NewSegment[];
+  backgroundMaskPath: string;
+  backgroundArea: number;
+  thumbnailPath: string;
+}
+
+/** A cut-out about to be recorded. */
+export type NewExtraction = Pick<Extraction, 'segmentId' | 'format' | 'background' | 'path' | 'width' | 'height' | 'bytes'>;
+
+/** Thrown by `create` when another upload of the same bytes won the race. */
+export class DuplicateImageError extends Error {
+  override name = 'DuplicateImageError';
+}
+
+/** Catalogue writes. */
+export class ImageRepository {
+  constructor(private readonly prisma: PrismaClient) {}
+
+  /** The image with these bytes, if catalogued. */
+  async findBySha256(sha256: string): Promise<Image | null> {
+    return this.prisma.image.findUnique({ where: { sha256 } });
+  }
+
+  /** An image by id. */
+  async findById(id: string): Promise<Image | null> {
+    return this.prisma.image.findUnique({ where: { id } });
+  }
+
+  /** Which of these hashes are already catalogued. */
+  async knownSha256(hashes: string[]): Promise<Set<string>> {
+    const rows = await this.prisma.image.findMany({ where: { sha256: { in: hashes } }, select: { sha256: true } });
+    return new Set(rows.map((row) => row.sha256));
+  }
+
+  /**
+   * Records a new PENDING image and queues its segmentation in the same transaction, so that no
+   * image is ever left without a job or a job without its image.
+   */
+  async createAndEnqueue(image: NewImage): Promise<Image> {
+    try {
+      return await this.prisma.$transaction(async (tx) => {
+        const created = await tx.image.create({ data: { ...image, status: 'PENDING' } });
+        await addSegmentationJob(tx, created.id);
+        return created;
+      });
+    } catch (error) {
+      if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002') {
+        throw new DuplicateImageError(`an image with sha256 ${image.sha256} already exists`);
+      }
+      throw error;
+    }
+  }
+
+  /** Queues segmentation again (re-segmentation, or an image whose job was lost). */
+  async enqueue(imageIds: string[], batchId?: string): Promise<void> {
+    await this.prisma.$transaction(async (tx) => {
+      await tx.image.updateMany({
+        where: { id: { in: imageIds } },
+        data: { status: 'PENDING', error: null, ...(batchId && { batchId }) },
+      });
+      for (const id of imageIds) {
+        await addSegmentationJob(tx, id);
+      }
+      await notify(tx, imageIds, 'PENDING');
+    });
+  }
+
+  /** Marks an image as being segmented now. */
+  async markProcessing(id: string): Promise<void> {
+    await this.prisma.image.update({ where: { id }, data: { status: 'PROCESSING', error: null } });
+  }
+
+  /**
+   * Replaces an image's segments with a new result and marks it DONE. Returns the files of the
+   * replaced result (old masks and cut-outs) for the caller to remove once this has committed.
+   */
+  async saveSegmentation(id: string, record: SegmentationRecord): Promise<string[]> {
+    return this.prisma.$transaction(async (tx) => {
+      const previous = await tx.image.findUniqueOrThrow({
+        where: { id },
+        select: {
+          backgroundMaskPath: true,
+          segments: { select: { maskPath: true, extractions: { select: { path: true } } } },
+        },
+      });
+      await tx.segment.deleteMany({ where: { imageId: id } });
+      await tx.imageLabel.deleteMany({ where: { imageId: id } });
+      const image = await tx.image.update({
+        where: { id },
+        data: {
+          status: 'DONE',
+          error: null,
+          modelName: record.modelName,
+          modelVersion: record.modelVersion,
+          backgroundMaskPath: record.backgroundMaskPath,
+          backgroundArea: record.backgroundArea,
+          thumbnailPath: record.thumbnailPath,
+          segmentedAt: new Date(),
+        },
+      });
+      await tx.segment.createMany({ data: record.segments.map((segment) => ({ ...segment, imageId: id })) });
+      await tx.imageLabel.createMany({ data: summariseLabels(id, image.createdAt, record.segments) });
+      await notify(tx, [id], 'DONE');
+      const kept = new Set([...record.segments.map((segment) => segment.maskPath), record.backgroundMaskPath]);
+      const replaced = [
+        previous.backgroundMaskPath,
+        ...previous.segments.flatMap((segment) => [segment.maskPath, ...segment.extractions.map((e) => e.path)]),
+      ];
+      return replaced.filter((file): file is string => file !== null && !kept.has(file));
+    });
+  }
+
+  /** Marks an image FAILED with a reason people can read. */
+  async markFailed(id: string, reason: string): Promise<void> {
+    await this.prisma.$transaction(async (tx) => {
+      await tx.image.update({ where: { id }, data: { status: 'FAILED', error: reason } });
+      await notify(tx, [id], 'FAILED');
+    });
+  }
+
+  /** Records a cut-out, or returns the existing one for the same segment, format and background. */
+  async upsertExtraction(extraction: NewExtraction): Promise<Extraction> {
+    const { segmentId, format, background } = extraction;
+    return this.prisma.extraction.upsert({
+      where: { segmentId_format_background: { segmentId, format, background } },
+      create: extraction,
+      update: { path: extraction.path, width: extraction.width, height: extraction.height, bytes: extraction.bytes },
+    });
+  }
+
+  /** The stored cut-out for a segment, format and background, if any. */
+  async findExtraction(key: Pick<Extraction, 'segmentId' | 'format' | 'background'>): Promise<Extraction | null> {
+    return this.prisma.extraction.findUnique({ where: { segmentId_format_background: key } });
+  }
+
+  /** Deletes an image and its rows; returns every file that belonged to it, for removal after. */
+  async delete(id: string): Promise<string[] | null> {
+    return this.prisma.$transaction(async (tx) => {
+      const image = await tx.image.findUnique({
+        where: { id },
+        include: { segments: { select: { maskPath: true, extractions: { select: { path: true } } } } },
+      });
+      if (!image) return null;
+      await tx.image.delete({ where: { id } });
+      await tx.$executeRaw`SELECT graphile_worker.remove_job(${id}::text)`;
+      return [
+        image.storagePath,
+        image.thumbnailPath,
+        image.backgroundMaskPath,
+        ...image.segments.flatMap((segment) => [segment.maskPath, ...segment.extractions.map((e) => e.path)]),
+      ].filter((file): file is string => file !== null);
+    });
+  }
+
+  /** How many images are in each status. */
+  async countByStatus(): Promise<Record<Image['status'], number>> {
+    const rows = await this.prisma.image.groupBy({ by: ['status'], _count: { _all: true } });
+    const counts = { PENDING: 0, PROCESSING: 0, DONE: 0, FAILED: 0 };
+    for (const row of rows) counts[row.status] = row._count._all;
+    return counts;
+  }
+}
+
+type Transaction = Prisma.TransactionClient;
+
+/**
+ * Queues a segmentation job inside the caller's transaction. The job key is the image id, so an
+ * image has at most one job waiting however often it is queued.
+ */
+async function addSegmentationJob(tx: Transaction, imageId: string): Promise<void> {
+  await tx.$executeRaw`SELECT graphile_worker.add_job(${SEGMENT_IMAGE_TASK}, json_build_object('imageId', ${imageId}::text), job_key := ${imageId}::text, max_attempts := ${SEGMENT_IMAGE_MAX_ATTEMPTS}::int)`;
+}
+
+/** Tells waiting uploads (in any process) that these images changed state. */
+async function notify(tx: Transaction, ids: string[], status: Image['status']): Promise<void> {
+  for (const id of ids) {
+    await tx.$executeRaw`SELECT pg_notify(${IMAGE_EVENTS_CHANNEL}, ${JSON.stringify({ id, status })})`;
+  }
+}
+
+/** One ImageLabel row per class: its best score and how many segments it has. */
+function summariseLabels(imageId: string, imageCreatedAt: Date, segments: NewSegment[]) {
+  const byLabel = new Map<string, { maxScore: number; segmentCount: number }>();
+  for (const segment of segments) {
+    const entry = byLabel.get(segment.label) ?? { maxScore: 0, segmentCount: 0 };
+    entry.maxScore = Math.max(entry.maxScore, segment.score);
+    entry.segmentCount += 1;
+    byLabel.set(segment.label, entry);
+  }
+  return [...byLabel].map(([label, entry]) => ({ imageId, imageCreatedAt, label, ...entry }));
+}

@@ -1,0 +1,210 @@
+/**
+ * Catalogue reads: search by class with keyset paging, facets, and batch loads for DataLoader.
+ *
+ * Class search runs on ImageLabel (one row per image and class with its best score), whose index
+ * (label, maxScore DESC, imageCreatedAt DESC, imageId DESC) is exactly the result order, so a
+ * one-class page is a short index range scan however large the catalogue grows.
+ */
+import { Prisma } from '../generated/prisma/client.js';
+import type { Extraction, Image, ImageStatus, PrismaClient, Segment } from '../generated/prisma/client.js';
+
+/** Where a page starts: the sort key of the last row of the previous page. */
+export interface ImageCursor {
+  score: number | null;
+  createdAt: Date;
+  id: string;
+}
+
+/** Sort key of a segment page. */
+export interface SegmentCursor {
+  score: number;
+  id: string;
+}
+
+/** A class search over images. */
+export interface ImageQuery {
+  /** Normalised class names; empty means every image, newest first. */
+  labels: string[];
+  /** true: every label must be present; false: any one. */
+  matchAll: boolean;
+  minScore: number;
+  status?: ImageStatus;
+  limit: number;
+  after?: ImageCursor;
+}
+
+/** A search over segments. */
+export interface SegmentQuery {
+  labels: string[];
+  minScore: number;
+  imageId?: string;
+  limit: number;
+  after?: SegmentCursor;
+}
+
+/** An image with the score it matched with (null when no class was asked for). */
+export type ScoredImage = Image & { matchScore: number | null };
+
+/** Per class: images and segments at or above a score. */
+export interface LabelFacet {
+  label: string;
+  imageCount: number;
+  segmentCount: number;
+}
+
+/** Read queries of the catalogue. */
+export class SearchRepository {
+  constructor(private readonly prisma: PrismaClient) {}
+
+  /** One page of images (limit rows) in result order. */
+  async findImages(query: ImageQuery): Promise<ScoredImage[]> {
+    if (query.labels.length === 0) return this.findNewestImages(query);
+    const ids = await this.prisma.$queryRaw<{ imageId: string; score: number }[]>`
+      ${this.matchingImages(query)}
+      ${query.after ? Prisma.sql`WHERE (m.score, m."createdAt", m."imageId") < (${query.after.score}::real, ${query.after.createdAt}, ${query.after.id}::uuid)` : Prisma.empty}
+      ORDER BY m.score DESC, m."createdAt" DESC, m."imageId" DESC
+      LIMIT ${query.limit}`;
+    const images = await this.prisma.image.findMany({ where: { id: { in: ids.map((row) => row.imageId) } } });
+    const byId = new Map(images.map((image) => [image.id, image]));
+    return ids.flatMap(({ imageId, score }) => {
+      const image = byId.get(imageId);
+      return image ? [{ ...image, matchScore: score }] : [];
+    });
+  }
+
+  /** How many images match, ignoring paging. */
+  async countImages(query: ImageQuery): Promise<number> {
+    if (query.labels.length === 0) return this.prisma.image.count({ where: { status: query.status } });
+    const [row] = await this.prisma.$queryRaw<{ count: number }[]>`
+      SELECT count(*)::int AS count FROM (${this.matchingImages(query)}) AS counted`;
+    return row?.count ?? 0;
+  }
+
+  /** One page of segments, best score first. */
+  async findSegments(query: SegmentQuery): Promise<Segment[]> {
+    return this.prisma.segment.findMany({
+      where: {
+        ...this.segmentWhere(query),
+        ...(query.after && {
+          OR: [
+            { score: { lt: query.after.score } },
+            { score: query.after.score, id: { lt: query.after.id } },
+          ],
+        }),
+      },
+      orderBy: [{ score: 'desc' }, { id: 'desc' }],
+      take: query.limit,
+    });
+  }
+
+  /** How many segments match, ignoring paging. */
+  async countSegments(query: SegmentQuery): Promise<number> {
+    return this.prisma.segment.count({ where: this.segmentWhere(query) });
+  }
+
+  /** Facet counts per class, most images first. */
+  async labelFacets(minScore: number): Promise<LabelFacet[]> {
+    return this.prisma.$queryRaw<LabelFacet[]>`
+      SELECT label, count(DISTINCT "imageId")::int AS "imageCount", count(*)::int AS "segmentCount"
+      FROM "Segment" WHERE score >= ${minScore}::real
+      GROUP BY label ORDER BY "imageCount" DESC, "segmentCount" DESC, label`;
+  }
+
+  /** Images by id, in the order asked (null where missing). */
+  async imagesByIds(ids: readonly string[]): Promise<(Image | null)[]> {
+    const rows = await this.prisma.image.findMany({ where: { id: { in: [...ids] } } });
+    return orderBy(ids, rows, (row) => row.id);
+  }
+
+  /** Segments by id, in the order asked. */
+  async segmentsByIds(ids: readonly string[]): Promise<(Segment | null)[]> {
+    const rows = await this.prisma.segment.findMany({ where: { id: { in: [...ids] } } });
+    return orderBy(ids, rows, (row) => row.id);
+  }
+
+  /** Every segment of each image, best score first. */
+  async segmentsOfImages(imageIds: readonly string[]): Promise<Segment[][]> {
+    const rows = await this.prisma.segment.findMany({
+      where: { imageId: { in: [...imageIds] } },
+      orderBy: [{ score: 'desc' }, { id: 'asc' }],
+    });
+    return groupBy(imageIds, rows, (row) => row.imageId);
+  }
+
+  /** Distinct classes of each image at or above minScore, most confident first. */
+  async labelsOfImages(imageIds: readonly string[], minScore: number): Promise<string[][]> {
+    const rows = await this.prisma.imageLabel.findMany({
+      where: { imageId: { in: [...imageIds] }, maxScore: { gte: minScore } },
+      orderBy: [{ maxScore: 'desc' }, { label: 'asc' }],
+    });
+    return groupBy(imageIds, rows, (row) => row.imageId).map((labels) => labels.map((row) => row.label));
+  }
+
+  /** Cut-outs of each segment, oldest first. */
+  async extractionsOfSegments(segmentIds: readonly string[]): Promise<Extraction[][]> {
+    const rows = await this.prisma.extraction.findMany({
+      where: { segmentId: { in: [...segmentIds] } },
+      orderBy: { createdAt: 'asc' },
+    });
+    return groupBy(segmentIds, rows, (row) => row.segmentId);
+  }
+
+  private async findNewestImages(query: ImageQuery): Promise<ScoredImage[]> {
+    const after = query.after;
+    const images = await this.prisma.image.findMany({
+      where: {
+        status: query.status,
+        ...(after && {
+          OR: [{ createdAt: { lt: after.createdAt } }, { createdAt: after.createdAt, id: { lt: after.id } }],
+        }),
+      },
+      orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+      take: query.limit,
+    });
+    return images.map((image) => ({ ...image, matchScore: null }));
+  }
+
+  /**
+   * Images holding the query's classes with their match score: for ALL, the weakest of the asked
+   * classes (an image is only as good a match as its least certain class); for ANY, the strongest.
+   * A single class needs no grouping, which keeps it on the index.
+   */
+  private matchingImages(query: ImageQuery): Prisma.Sql {
+    const statusJoin = query.status
+      ? Prisma.sql`JOIN "Image" i ON i.id = l."imageId" AND i.status = ${query.status}::"ImageStatus"`
+      : Prisma.empty;
+    if (query.labels.length === 1) {
+      return Prisma.sql`SELECT * FROM (
+        SELECT l."imageId", l."maxScore" AS score, l."imageCreatedAt" AS "createdAt"
+        FROM "ImageLabel" l ${statusJoin}
+        WHERE l.label = ${query.labels[0]} AND l."maxScore" >= ${query.minScore}::real) AS m`;
+    }
+    const score = query.matchAll ? Prisma.sql`min(l."maxScore")` : Prisma.sql`max(l."maxScore")`;
+    const needed = query.matchAll ? query.labels.length : 1;
+    return Prisma.sql`SELECT * FROM (
+      SELECT l."imageId", ${score} AS score, l."imageCreatedAt" AS "createdAt"
+      FROM "ImageLabel" l ${statusJoin}
+      WHERE l.label IN (${Prisma.join(query.labels)}) AND l."maxScore" >= ${query.minScore}::real
+      GROUP BY l."imageId", l."imageCreatedAt"
+      HAVING count(*) >= ${needed}) AS m`;
+  }
+
+  private segmentWhere(query: SegmentQuery): Prisma.SegmentWhereInput {
+    return {
+      score: { gte: query.minScore },
+      ...(query.labels.length > 0 && { label: { in: query.labels } }),
+      ...(query.imageId && { imageId: query.imageId }),
+    };
+  }
+}
+
+function orderBy<T>(ids: readonly string[], rows: T[], key: (row: T) => string): (T | null)[] {
+  const byKey = new Map(rows.map((row) => [key(row), row]));
+  return ids.map((id) => byKey.get(id) ?? null);
+}
+
+function groupBy<T>(ids: readonly string[], rows: T[], key: (row: T) => string): T[][] {
+  const groups = new Map<string, T[]>(ids.map((id) => [id, []]));
+  for (const row of rows) groups.get(key(row))?.push(row);
+  return ids.map((id) => groups.get(id) ?? []);
+}

@@ -1,0 +1,37 @@
+import type { FileUpload } from 'graphql-upload/processRequest.mjs';
+import type { MutationResolvers } from '../../generated/graphql.js';
+import { checkId } from '../../services/catalogue.service.js';
+import type { IncomingFile } from '../../services/ingest.service.js';
+
+/** Mutations: each takes one `input` and returns a payload. Access is checked before they run. */
+export const Mutation: MutationResolvers = {
+  uploadImage: async (_, { input }, { services }) =>
+    services.ingest.ingest(await incoming(input.file), { wait: input.wait ?? true }),
+
+  uploadImages: async (_, { input }, { services }) => {
+    const files = await Promise.all(input.files.map(incoming));
+    return { results: await services.ingest.ingestMany(files, { wait: input.wait ?? true }) };
+  },
+
+  extractSegment: async (_, { input }, { services }) => ({
+    extraction: await services.extraction.extractSegment(checkId(input.segmentId), {
+      background: input.background ?? 'TRANSPARENT',
+      format: input.format ?? 'PNG',
+    }),
+  }),
+
+  extractSegments: async (_, { input }, { services }) => ({
+    extractions: await services.extraction.extractSegments(
+      checkId(input.imageId),
+      { labels: input.labels, minScore: input.minScore ?? 0.5 },
+      { background: input.background ?? 'TRANSPARENT', format: input.format ?? 'PNG' },
+    ),
+  }),
+
+  deleteImage: async (_, { input }, { services }) => ({ id: await services.ingest.deleteImage(checkId(input.id)) }),
+};
+
+async function incoming(file: Promise<FileUpload>): Promise<IncomingFile> {
+  const upload = await file;
+  return { filename: upload.filename, stream: upload.createReadStream() };
+}

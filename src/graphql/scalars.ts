@@ -1,0 +1,27 @@
+import { GraphQLError, GraphQLScalarType, Kind } from 'graphql';
+import GraphQLUpload from 'graphql-upload/GraphQLUpload.mjs';
+
+/** DateTime: ISO-8601 strings on the wire, Date inside. */
+export const DateTime = new GraphQLScalarType<Date, string>({
+  name: 'DateTime',
+  description: 'An ISO-8601 timestamp with time zone.',
+  serialize: (value) => {
+    if (value instanceof Date) return value.toISOString();
+    throw new TypeError(`DateTime cannot represent ${String(value)}`);
+  },
+  parseValue: (value) => parseDate(value),
+  parseLiteral: (ast) => parseDate(ast.kind === Kind.STRING ? ast.value : undefined),
+});
+
+function parseDate(value: unknown): Date {
+  const date = typeof value === 'string' ? new Date(value) : undefined;
+  if (!date || Number.isNaN(date.getTime())) {
+    throw new GraphQLError(`DateTime expects an ISO-8601 string, got ${JSON.stringify(value)}`, {
+      extensions: { code: 'BAD_USER_INPUT' },
+    });
+  }
+  return date;
+}
+
+/** Upload: files of a GraphQL multipart request. */
+export const Upload = GraphQLUpload;

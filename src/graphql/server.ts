@@ -1,0 +1,85 @@
+/**
+ * The Apollo Server: SDL from schema/*.graphql, one resolver map per type, error mapping, access
+ * checks and query limits.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
+import { GraphQLError } from 'graphql';
+import type { Logger } from 'pino';
+import { PACKAGE_ROOT } from '../config.js';
+import type { Resolvers } from '../generated/graphql.js';
+import type { GraphQLContext } from './context.js';
+import { createErrorFormatter } from './errors.js';
+import { costLimit, depthLimit } from './limits.js';
+import { ImageConnection, SegmentConnection } from './resolvers/connection.resolvers.js';
+import { Extraction } from './resolvers/extraction.resolvers.js';
+import { Image } from './resolvers/image.resolvers.js';
+import { Mutation } from './resolvers/mutation.resolvers.js';
+import { Query } from './resolvers/query.resolvers.js';
+import { Segment } from './resolvers/segment.resolvers.js';
+import { DateTime, Upload } from './scalars.js';
+
+/** The whole schema's SDL, read from schema/*.graphql. */
+export function loadTypeDefs(): string {
+  const dir = path.join(PACKAGE_ROOT, 'schema');
+  return readdirSync(dir)
+    .filter((file) => file.endsWith('.graphql'))
+    .sort()
+    .map((file) => readFileSync(path.join(dir, file), 'utf8'))
+    .join('\n');
+}
+
+/** Every resolver, by type. */
+export const resolvers: Resolvers = {
+  DateTime,
+  Upload,
+  Query,
+  Mutation,
+  Image,
+  Segment,
+  Extraction,
+  ImageConnection,
+  SegmentConnection,
+};
+
+/** Refuses operations the caller's key does not allow, before anything runs. */
+const accessPlugin: ApolloServerPlugin<GraphQLContext> = {
+  async requestDidStart() {
+    return {
+      async didResolveOperation({ operation, contextValue }) {
+        const isWrite = operation?.operation === 'mutation';
+        const allowed = isWrite ? contextValue.access.write : contextValue.access.read;
+        if (!allowed) {
+          throw new GraphQLError(
+            isWrite
+              ? 'mutations need an API key: send `Authorization: Bearer <SEGCAT_API_KEY>`'
+              : 'reading the catalogue needs a key: send `Authorization: Bearer <SEGCAT_READ_KEY>`',
+            { extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } } },
+          );
+        }
+      },
+    };
+  },
+};
+
+/** Creates (but does not start) the Apollo Server. */
+export function createApolloServer(options: { logger: Logger; production: boolean }): ApolloServer<GraphQLContext> {
+  return new ApolloServer<GraphQLContext>({
+    typeDefs: loadTypeDefs(),
+    resolvers: resolvers as never,
+    csrfPrevention: true,
+    introspection: !options.production,
+    includeStacktraceInErrorResponses: !options.production,
+    validationRules: [depthLimit(), costLimit()],
+    formatError: createErrorFormatter(options.logger, options.production),
+    plugins: [
+      accessPlugin,
+      options.production
+        ? ApolloServerPluginLandingPageDisabled()
+        : ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false }),
+    ],
+  });
+}

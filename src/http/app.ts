@@ -1,0 +1,116 @@
+/**
+ * The HTTP surface: /graphql (Apollo + multipart uploads), /files, /overlays, /health and the web
+ * gallery at /.
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import type { ApolloServer } from '@apollo/server';
+import { expressMiddleware } from '@as-integrations/express5';
+import express, { type ErrorRequestHandler, type Request } from 'express';
+import graphqlUploadExpress from 'graphql-upload/graphqlUploadExpress.mjs';
+import type { Logger } from 'pino';
+import { pinoHttp } from 'pino-http';
+import { PACKAGE_ROOT, type Config } from '../config.js';
+import { createUrlBuilder, type GraphQLContext } from '../graphql/context.js';
+import { codeOf } from '../graphql/errors.js';
+import { createLoaders } from '../graphql/loaders.js';
+import type { Services } from '../services/services.js';
+import { accessOf } from './access.js';
+import { filesRouter } from './files.route.js';
+
+/** Reports whether the parts the service depends on work. */
+export type HealthCheck = () => Promise<Record<string, { ok: boolean; detail?: string }>>;
+
+/** Everything the HTTP app is built from. */
+export interface AppDeps {
+  config: Config;
+  services: Services;
+  apollo: ApolloServer<GraphQLContext>;
+  logger: Logger;
+  health: HealthCheck;
+}
+
+/** Largest JSON body of a GraphQL request without files. */
+const MAX_JSON_BODY = '1mb';
+
+/** Builds the express app (the Apollo server must already be started). */
+export function createHttpApp({ config, services, apollo, logger, health }: AppDeps): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', 'loopback');
+  app.use(
+    pinoHttp({
+      logger,
+      customLogLevel: (_request, response, error) => (error || response.statusCode >= 500 ? 'error' : 'info'),
+      serializers: { req: (request) => ({ method: request.method, url: request.url }), res: (response) => ({ statusCode: response.statusCode }) },
+    }),
+  );
+  const keys = { apiKey: config.apiKey, readKey: config.readKey };
+  const baseUrl = (request: Request) => config.publicUrl ?? `${request.protocol}://${request.get('host') ?? `localhost:${config.port}`}`;
+
+  app.get('/health', async (_request, response) => {
+    const checks = await health();
+    const ok = Object.values(checks).every((check) => check.ok);
+    response.status(ok ? 200 : 503).json({ status: ok ? 'ok' : 'unavailable', checks });
+  });
+
+  app.use('/files', filesRouter(services.store, (request) => accessOf(request, keys).read));
+
+  app.get('/overlays/:file', async (request, response, next) => {
+    response.set('X-Content-Type-Options', 'nosniff');
+    if (!accessOf(request, keys).read) return void response.status(401).json({ error: 'a read key is needed' });
+    const id = /^([0-9a-f-]{36})\.jpg$/i.exec(request.params.file)?.[1];
+    if (!id) return void response.status(404).json({ error: 'no such overlay' });
+    try {
+      const file = await services.extraction.overlay(id.toLowerCase());
+      response.set('Cache-Control', 'public, max-age=300');
+      response.type('image/jpeg').sendFile(services.store.absolute(file));
+    } catch (error) {
+      const code = codeOf(error);
+      if (code === 'NOT_FOUND' || code === 'BAD_USER_INPUT') {
+        return void response.status(404).json({ error: (error as Error).message });
+      }
+      next(error);
+    }
+  });
+
+  app.use(
+    '/graphql',
+    express.json({ limit: MAX_JSON_BODY }),
+    graphqlUploadExpress({
+      // The ingest service enforces MAX_UPLOAD_BYTES itself, with a clear GraphQL error; this outer
+      // bound only stops a stream that nobody reads.
+      maxFileSize: config.maxUploadBytes + 1,
+      maxFiles: config.maxFilesPerRequest,
+    }),
+    expressMiddleware(apollo, {
+      context: async ({ req }): Promise<GraphQLContext> => ({
+        services,
+        loaders: createLoaders(services.search),
+        urls: createUrlBuilder(baseUrl(req)),
+        access: accessOf(req, keys),
+      }),
+    }),
+  );
+
+  const gallery = path.join(PACKAGE_ROOT, 'web', 'dist');
+  if (existsSync(gallery)) app.use(express.static(gallery, { index: 'index.html', maxAge: '5m' }));
+
+  app.use(graphqlErrorHandler(logger, config.production));
+  return app;
+}
+
+/**
+ * Errors raised before GraphQL runs (multipart parsing, body size) answered in GraphQL's shape,
+ * with the same codes.
+ */
+function graphqlErrorHandler(logger: Logger, production: boolean): ErrorRequestHandler {
+  return (error, _request, response, _next) => {
+    const status = typeof error?.status === 'number' ? error.status : 500;
+    const code = status === 413 ? 'PAYLOAD_TOO_LARGE' : status < 500 ? 'BAD_USER_INPUT' : 'INTERNAL_SERVER_ERROR';
+    if (status >= 500) logger.error({ err: error }, 'request failed');
+    const message = status >= 500 ? 'Internal server error' : String(error.message ?? 'bad request');
+    if (response.headersSent) return;
+    response.status(status).json({ errors: [{ message, extensions: { code, ...(production || status >= 500 ? {} : { status }) } }] });
+  };
+}

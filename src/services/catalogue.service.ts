@@ -1,0 +1,180 @@
+/**
+ * Searching the catalogue: images by the classes they contain, segments, facets. Arguments are
+ * checked here (page sizes, scores, class names, cursors) so every transport gets the same rules.
+ */
+import type { Image, ImageStatus, Segment } from '../generated/prisma/client.js';
+import type { ImageCursor, LabelFacet, ScoredImage, SearchRepository, SegmentCursor } from '../db/search.repository.js';
+import { InvalidInputError } from './errors.js';
+
+/** A page of results in the Relay connection shape. */
+export interface Page<T> {
+  edges: { cursor: string; node: T }[];
+  pageInfo: { hasNextPage: boolean; endCursor: string | null };
+  /** Resolved only when asked for. */
+  totalCount: () => Promise<number>;
+}
+
+/** A page of images. */
+export type ImagePage = Page<Image>;
+/** A page of segments. */
+export type SegmentPage = Page<Segment>;
+/** Images and segments per class. */
+export type LabelCount = LabelFacet;
+
+/** An image search as a client states it. */
+export interface ImageSearch {
+  labels?: string[] | null;
+  match?: 'ALL' | 'ANY' | null;
+  minScore?: number | null;
+  status?: ImageStatus | null;
+  first?: number | null;
+  after?: string | null;
+}
+
+/** A segment search as a client states it. */
+export interface SegmentSearch {
+  labels?: string[] | null;
+  minScore?: number | null;
+  imageId?: string | null;
+  first?: number | null;
+  after?: string | null;
+}
+
+/** Largest page of images. */
+export const MAX_IMAGE_PAGE = 100;
+/** Largest page of segments. */
+export const MAX_SEGMENT_PAGE = 200;
+const DEFAULT_MIN_SCORE = 0.5;
+
+/** Read side of the catalogue. */
+export class CatalogueService {
+  private readonly knownLabels: ReadonlySet<string>;
+
+  constructor(
+    private readonly search: SearchRepository,
+    knownLabels: readonly string[],
+  ) {
+    this.knownLabels = new Set(knownLabels);
+  }
+
+  /** Images holding the classes, best match first; without classes, newest first. */
+  async findImages(args: ImageSearch): Promise<ImagePage> {
+    const query = {
+      labels: this.checkLabels(args.labels),
+      matchAll: (args.match ?? 'ALL') === 'ALL',
+      minScore: checkScore(args.minScore ?? DEFAULT_MIN_SCORE),
+      status: args.status ?? undefined,
+      limit: checkFirst(args.first ?? 20, MAX_IMAGE_PAGE),
+      after: args.after ? decodeCursor<ImageCursor>(args.after, isImageCursor) : undefined,
+    };
+    const rows = await this.search.findImages({ ...query, limit: query.limit + 1 });
+    return toPage(rows, query.limit, imageCursor, () => this.search.countImages(query));
+  }
+
+  /** Segments of the classes, best score first. */
+  async findSegments(args: SegmentSearch): Promise<SegmentPage> {
+    const query = {
+      labels: this.checkLabels(args.labels),
+      minScore: checkScore(args.minScore ?? DEFAULT_MIN_SCORE),
+      imageId: args.imageId ? checkId(args.imageId) : undefined,
+      limit: checkFirst(args.first ?? 50, MAX_SEGMENT_PAGE),
+      after: args.after ? decodeCursor<SegmentCursor>(args.after, isSegmentCursor) : undefined,
+    };
+    const rows = await this.search.findSegments({ ...query, limit: query.limit + 1 });
+    const cursor = (segment: Segment) => encodeCursor({ score: segment.score, id: segment.id });
+    return toPage(rows, query.limit, cursor, () => this.search.countSegments(query));
+  }
+
+  /** Facet counts per class, most images first. */
+  async labels(minScore: number | null | undefined): Promise<LabelCount[]> {
+    return this.search.labelFacets(checkScore(minScore ?? DEFAULT_MIN_SCORE));
+  }
+
+  /** Lower-cased, trimmed, de-duplicated class names; unknown ones are refused by name. */
+  private checkLabels(labels: string[] | null | undefined): string[] {
+    const normalised = [...new Set((labels ?? []).map((label) => label.trim().toLowerCase()))];
+    const unknown = normalised.filter((label) => !this.knownLabels.has(label));
+    if (unknown.length > 0) {
+      throw new InvalidInputError(
+        `unknown class ${unknown.map((label) => JSON.stringify(label)).join(', ')}; classes are COCO names such as "person", "dog", "dining table" (see the \`labels\` query)`,
+      );
+    }
+    return normalised;
+  }
+}
+
+/** Checks an id has the form of one, so a typo is a clear error rather than "not found". */
+export function checkId(id: string): string {
+  if (!isUuid(id)) {
+    throw new InvalidInputError(`${JSON.stringify(id)} is not a valid id (expected a UUID)`);
+  }
+  return id.toLowerCase();
+}
+
+function checkScore(score: number): number {
+  if (!Number.isFinite(score) || score < 0 || score > 1) {
+    throw new InvalidInputError(`minScore must be between 0 and 1, got ${score}`);
+  }
+  return score;
+}
+
+function checkFirst(first: number, max: number): number {
+  if (!Number.isInteger(first) || first < 1 || first > max) {
+    throw new InvalidInputError(`first must be between 1 and ${max}, got ${first}`);
+  }
+  return first;
+}
+
+function imageCursor(image: ScoredImage): string {
+  return encodeCursor({ score: image.matchScore, createdAt: image.createdAt.toISOString(), id: image.id });
+}
+
+function toPage<T>(rows: T[], limit: number, cursorOf: (row: T) => string, count: () => Promise<number>): Page<T> {
+  const edges = rows.slice(0, limit).map((node) => ({ cursor: cursorOf(node), node }));
+  let total: Promise<number> | undefined;
+  return {
+    edges,
+    pageInfo: { hasNextPage: rows.length > limit, endCursor: edges.at(-1)?.cursor ?? null },
+    totalCount: () => (total ??= count()),
+  };
+}
+
+function encodeCursor(value: object): string {
+  return Buffer.from(JSON.stringify(value)).toString('base64url');
+}
+
+function decodeCursor<T>(cursor: string, valid: (value: unknown) => boolean): T {
+  let value: unknown;
+  try {
+    value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    value = undefined;
+  }
+  if (!valid(value)) throw new InvalidInputError('invalid cursor: pass an `endCursor` from a previous page of the same query');
+  if (typeof value === 'object' && value && 'createdAt' in value) {
+    return { ...value, createdAt: new Date(String(value.createdAt)) } as T;
+  }
+  return value as T;
+}
+
+function isImageCursor(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  const { score, createdAt, id } = value as Record<string, unknown>;
+  return (
+    (score === null || typeof score === 'number') &&
+    typeof createdAt === 'string' &&
+    !Number.isNaN(Date.parse(createdAt)) &&
+    typeof id === 'string' &&
+    isUuid(id)
+  );
+}
+
+function isSegmentCursor(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  const { score, id } = value as Record<string, unknown>;
+  return typeof score === 'number' && typeof id === 'string' && isUuid(id);
+}
+
+function isUuid(id: string): boolean {
+  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id);
+}

@@ -1,0 +1,210 @@
+/**
+ * Images entering the catalogue: receive, check, store, record, queue.
+ *
+ * Order matters for "a rejected upload leaves nothing behind": the bytes go to a temporary file
+ * (hashed as they stream), are checked, and only then are moved to their content address and
+ * recorded, together with their segmentation job, in one transaction.
+ */
+import type { Readable } from 'node:stream';
+import type { Logger } from 'pino';
+import type { Image } from '../generated/prisma/client.js';
+import { DuplicateImageError, type ImageRepository } from '../db/image.repository.js';
+import { FileTooLargeError, type FileStore, type TempFile } from '../storage/file-store.js';
+import { InvalidInputError, NotFoundError, PayloadTooLargeError } from './errors.js';
+import { isSettled, type ImageWaiter } from './image-waiter.js';
+import { ImageRejectedError, type ImageFacts, type VisionEngine } from './vision.port.js';
+
+/** An image sent by a client. */
+export interface IncomingFile {
+  /** Name the client gave it; kept for display only. */
+  filename: string;
+  stream: Readable;
+}
+
+/** Result of one upload. */
+export interface IngestResult {
+  image: Image;
+  /** The same bytes were already catalogued. */
+  duplicate: boolean;
+}
+
+/** How to add images. */
+export interface IngestOptions {
+  /** Resolve only once segmentation has finished. */
+  wait: boolean;
+  /** Group the images under this import batch, for progress. */
+  batchId?: string;
+}
+
+/** Dependencies of the ingest service. */
+export interface IngestDeps {
+  images: ImageRepository;
+  store: FileStore;
+  vision: Pick<VisionEngine, 'validateImage'>;
+  waiter: ImageWaiter;
+  logger: Logger;
+  maxUploadBytes: number;
+}
+
+/** Longest file name kept for display. */
+const MAX_FILENAME_LENGTH = 255;
+
+/** Receives images and queues their segmentation. */
+export class IngestService {
+  constructor(private readonly deps: IngestDeps) {}
+
+  /**
+   * Adds one image. With `wait`, resolves once its segmentation has finished (DONE or FAILED);
+   * otherwise at once, with the image PENDING.
+   */
+  async ingest(file: IncomingFile, options: IngestOptions): Promise<IngestResult> {
+    const [result] = await this.ingestMany([file], options);
+    return result!;
+  }
+
+  /**
+   * Adds several images, all or none: every file is received and checked before any is recorded,
+   * and one bad file rejects the request with a message naming each bad file.
+   */
+  async ingestMany(files: IncomingFile[], options: IngestOptions): Promise<IngestResult[]> {
+    const started = performance.now();
+    const received: Received[] = [];
+    try {
+      const problems: string[] = [];
+      for (const file of files) {
+        const filename = displayName(file.filename);
+        try {
+          received.push(await this.check(filename, await this.receive(file.stream)));
+        } catch (error) {
+          if (!(error instanceof InvalidInputError) || files.length === 1) throw error;
+          problems.push(error.message);
+        }
+      }
+      if (problems.length > 0) throw new InvalidInputError(`nothing was added: ${problems.join('; ')}`);
+      const results: IngestResult[] = [];
+      for (const item of received) results.push(await this.record(item, options.batchId));
+      for (const [index, result] of results.entries()) {
+        this.deps.logger.info(
+          { imageId: result.image.id, duplicate: result.duplicate, bytes: received[index]!.temp.bytes, ms: elapsed(started) },
+          'image received',
+        );
+      }
+      if (!options.wait) return results;
+      return Promise.all(
+        results.map(async (result) =>
+          isSettled(result.image.status)
+            ? result
+            : { ...result, image: await this.deps.waiter.waitUntilSettled(result.image.id) },
+        ),
+      );
+    } finally {
+      for (const item of received) await this.deps.store.discardTemp(item.temp);
+    }
+  }
+
+  /** Removes an image with its rows and every file made from it; returns its id. */
+  async deleteImage(id: string): Promise<string> {
+    const { images, store } = this.deps;
+    const files = await images.delete(id);
+    if (!files) throw new NotFoundError('image', id);
+    await store.remove([...files, ...store.derivedDirs(id)]);
+    this.deps.logger.info({ imageId: id, files: files.length }, 'image deleted');
+    return id;
+  }
+
+  private async receive(stream: Readable): Promise<TempFile> {
+    try {
+      return await this.deps.store.receive(stream, this.deps.maxUploadBytes);
+    } catch (error) {
+      if (error instanceof FileTooLargeError || httpStatusOf(error) === 413) {
+        throw new PayloadTooLargeError(
+          `the file is larger than the upload limit of ${formatBytes(this.deps.maxUploadBytes)} (MAX_UPLOAD_BYTES)`,
+        );
+      }
+      if (httpStatusOf(error) === 499 || httpStatusOf(error) === 400) {
+        throw new InvalidInputError('the upload was interrupted before the whole file arrived; send it again');
+      }
+      throw error;
+    }
+  }
+
+  /** Checks a received file; anything wrong is an InvalidInputError naming it. */
+  private async check(filename: string, temp: TempFile): Promise<Received> {
+    try {
+      const existing = await this.deps.images.findBySha256(temp.sha256);
+      if (existing) return { filename, temp, existing };
+      if (temp.bytes === 0) throw new InvalidInputError(`"${filename}" is empty (0 bytes); send an image file`);
+      const facts = await this.deps.vision.validateImage(temp.path).catch((error: unknown) => {
+        if (error instanceof ImageRejectedError) throw new InvalidInputError(`"${filename}": ${error.message}`);
+        throw error;
+      });
+      return { filename, temp, facts };
+    } catch (error) {
+      await this.deps.store.discardTemp(temp);
+      throw error;
+    }
+  }
+
+  private async record(item: Received, batchId?: string): Promise<IngestResult> {
+    const { images, store } = this.deps;
+    const { temp, filename, facts } = item;
+    if (item.existing || !facts) return { image: item.existing!, duplicate: true };
+    const storagePath = store.originalPath(temp.sha256, facts.mimeType);
+    const alreadyStored = await store.exists(storagePath);
+    if (!alreadyStored) await store.commitTemp(temp, storagePath);
+    try {
+      const image = await images.createAndEnqueue({
+        sha256: temp.sha256,
+        filename,
+        mimeType: facts.mimeType,
+        bytes: temp.bytes,
+        width: facts.width,
+        height: facts.height,
+        storagePath,
+        batchId,
+      });
+      return { image, duplicate: false };
+    } catch (error) {
+      // Another upload of the same bytes committed first: it owns the stored file.
+      if (error instanceof DuplicateImageError) {
+        const winner = await images.findBySha256(temp.sha256);
+        if (winner) return { image: winner, duplicate: true };
+      }
+      if (!alreadyStored) await store.remove([storagePath]);
+      throw error;
+    }
+  }
+}
+
+/** A received file after its checks: either already catalogued, or a valid new image. */
+interface Received {
+  filename: string;
+  temp: TempFile;
+  existing?: Image;
+  facts?: ImageFacts;
+}
+
+/** HTTP status carried by errors from the multipart parser (graphql-upload uses http-errors). */
+function httpStatusOf(error: unknown): number | undefined {
+  const status = (error as { status?: unknown } | null)?.status;
+  return typeof status === 'number' ? status : undefined;
+}
+
+/**
+ * A file name fit for display: the last path component, without control characters, bounded.
+ * It is never used to build a path.
+ */
+export function displayName(raw: string): string {
+  const base = raw.split(/[\\/]/).pop() ?? '';
+  // eslint-disable-next-line no-control-regex
+  const clean = base.replace(/[\u0000-\u001f\u007f]/g, '').trim();
+  return (clean === '' || clean === '.' || clean === '..' ? 'upload' : clean).slice(0, MAX_FILENAME_LENGTH);
+}
+
+function formatBytes(bytes: number): string {
+  return bytes >= 1024 * 1024 ? `${(bytes / 1024 / 1024).toFixed(0)} MB` : `${bytes} bytes`;
+}
+
+function elapsed(started: number): number {
+  return Math.round(performance.now() - started);
+}

@@ -1,0 +1,125 @@
+/**
+ * Segments one catalogued image: run the model, write the mask files and thumbnail, then replace
+ * the image's segments in one transaction. This is the body of the queue's segmentation job, so
+ * it must be safe to run again for the same image (after a crash, a retry or a re-segmentation).
+ */
+import type { Logger } from 'pino';
+import type { ImageRepository, NewSegment } from '../db/image.repository.js';
+import type { FileStore } from '../storage/file-store.js';
+import { maskRoot } from '../vision/mask-filename.js';
+import { ImageRejectedError, type VisionEngine } from './vision.port.js';
+
+/** Dependencies of the segmentation service. */
+export interface SegmentationDeps {
+  images: ImageRepository;
+  store: FileStore;
+  vision: VisionEngine;
+  logger: Logger;
+}
+
+/** How a segmentation run ended. */
+export type SegmentationOutcome = 'done' | 'failed' | 'skipped';
+
+/** Runs segmentation for queued images. */
+export class SegmentationService {
+  constructor(private readonly deps: SegmentationDeps) {}
+
+  /**
+   * Segments an image and records the result. A file that cannot be decoded fails the image at
+   * once (retrying cannot help); other errors are thrown for the queue to retry, and
+   * `lastAttempt` marks the image FAILED when no retry is left.
+   */
+  async segmentImage(imageId: string, options: { lastAttempt: boolean }): Promise<SegmentationOutcome> {
+    const { images, vision, logger } = this.deps;
+    const image = await images.findById(imageId);
+    if (!image) return 'skipped';
+    const modelName = vision.model.name;
+    if (image.status === 'DONE' && image.modelName === modelName && image.modelVersion === vision.model.version) {
+      return 'skipped';
+    }
+    await images.markProcessing(imageId);
+    const started = performance.now();
+    const written: string[] = [];
+    try {
+      const result = await vision.segment(this.deps.store.absolute(image.storagePath));
+      const record = await this.writeFiles(image, result, written);
+      const replaced = await images.saveSegmentation(imageId, record);
+      await this.deps.store.remove(replaced);
+      logger.info(
+        {
+          imageId,
+          segments: result.segments.length,
+          ms: Math.round(performance.now() - started),
+          ...result.timings,
+        },
+        'image segmented',
+      );
+      return 'done';
+    } catch (error) {
+      await this.deps.store.remove(written);
+      const permanent = error instanceof ImageRejectedError;
+      if (!permanent && !options.lastAttempt) throw error;
+      const reason = error instanceof Error ? error.message : String(error);
+      logger.warn({ imageId, err: error }, 'segmentation failed');
+      await images.markFailed(imageId, permanent ? reason : `segmentation failed: ${reason}`);
+      return 'failed';
+    }
+  }
+
+  /** Writes masks, background and thumbnail; every path written is pushed to `written`. */
+  private async writeFiles(
+    image: { id: string; filename: string; sha256: string; storagePath: string },
+    result: Awaited<ReturnType<VisionEngine['segment']>>,
+    written: string[],
+  ) {
+    const { store, vision } = this.deps;
+    // One folder per model, so a re-segmentation never overwrites files the current rows point to.
+    const dir = `${store.maskDir(image.id)}/${vision.model.name}`;
+    const root = storedMaskRoot(image.filename);
+    const segments: NewSegment[] = [];
+    for (const segment of result.segments) {
+      // Per-class NMS leaves no two segments with the same label and box, so names are unique.
+      const maskPath = `${dir}/${vision.maskFileName(root, segment)}`;
+      written.push(maskPath);
+      await store.write(maskPath, await vision.encodeMask(segment.mask, result.width, result.height));
+      const { box } = segment.mask;
+      segments.push({
+        label: segment.label,
+        classId: segment.classId,
+        score: segment.score,
+        x: box.x,
+        y: box.y,
+        width: box.width,
+        height: box.height,
+        area: segment.area,
+        maskPath,
+      });
+    }
+    const background = await vision.encodeBackground(result.segments, result.width, result.height);
+    const backgroundMaskPath = `${dir}/${vision.backgroundFileName(root)}`;
+    written.push(backgroundMaskPath);
+    await store.write(backgroundMaskPath, background.png);
+    const thumbnailPath = store.thumbnailPath(image.sha256);
+    if (!(await store.exists(thumbnailPath))) {
+      written.push(thumbnailPath);
+      await store.write(thumbnailPath, (await vision.thumbnail(store.absolute(image.storagePath))).data);
+    }
+    return {
+      modelName: vision.model.name,
+      modelVersion: vision.model.version,
+      segments,
+      backgroundMaskPath,
+      backgroundArea: background.area,
+      thumbnailPath,
+    };
+  }
+}
+
+/**
+ * The `<root>` of the recipe's mask names for a stored image: the uploaded file's name without
+ * its extension, reduced to characters that are safe in a file name (uploaders choose it).
+ */
+export function storedMaskRoot(filename: string): string {
+  const safe = maskRoot(filename).replace(/[^A-Za-z0-9_-]+/g, '_').replace(/^_+|_+$/g, '').slice(0, 64);
+  return safe === '' ? 'image' : safe;
+}

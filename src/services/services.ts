@@ -1,0 +1,55 @@
+/**
+ * The service layer as one object, built once at start from the infrastructure.
+ */
+import type { Logger } from 'pino';
+import type { PrismaClient } from '../generated/prisma/client.js';
+import { ImageRepository } from '../db/image.repository.js';
+import { SearchRepository } from '../db/search.repository.js';
+import type { FileStore } from '../storage/file-store.js';
+import { CatalogueService } from './catalogue.service.js';
+import { ExtractionService } from './extraction.service.js';
+import type { ImageEvents } from './image-waiter.js';
+import { createImageWaiter } from './image-waiter.js';
+import { IngestService } from './ingest.service.js';
+import { SegmentationService } from './segmentation.service.js';
+import type { VisionEngine } from './vision.port.js';
+
+/** Everything the transports (GraphQL, CLI, queue) call. */
+export interface Services {
+  images: ImageRepository;
+  search: SearchRepository;
+  catalogue: CatalogueService;
+  ingest: IngestService;
+  segmentation: SegmentationService;
+  extraction: ExtractionService;
+  store: FileStore;
+  vision: VisionEngine;
+}
+
+/** Infrastructure the services are built from. */
+export interface ServiceDeps {
+  prisma: PrismaClient;
+  store: FileStore;
+  vision: VisionEngine;
+  events: ImageEvents;
+  logger: Logger;
+  maxUploadBytes: number;
+}
+
+/** Wires the services together. */
+export function createServices(deps: ServiceDeps): Services {
+  const { prisma, store, vision, logger } = deps;
+  const images = new ImageRepository(prisma);
+  const search = new SearchRepository(prisma);
+  const waiter = createImageWaiter(deps.events, (id) => images.findById(id));
+  return {
+    images,
+    search,
+    store,
+    vision,
+    catalogue: new CatalogueService(search, vision.model.classNames),
+    ingest: new IngestService({ images, store, vision, waiter, logger, maxUploadBytes: deps.maxUploadBytes }),
+    segmentation: new SegmentationService({ images, store, vision, logger }),
+    extraction: new ExtractionService({ images, search, store, vision }),
+  };
+}

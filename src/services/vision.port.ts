@@ -1,0 +1,56 @@
+/**
+ * What the catalogue services need from the vision module. src/vision/vision-engine.ts implements
+ * it over the real model and sharp; services receive it, so they never import either.
+ */
+import type { BoxMask, DetectedSegment, ModelInfo, SegmentationResult } from '../vision/types.js';
+
+/** The file is not a supported image, is corrupt, or is too large to decode; the message says which. */
+export class ImageRejectedError extends Error {
+  override name = 'ImageRejectedError';
+}
+
+/** Facts read from an image's header and a trial decode. */
+export interface ImageFacts {
+  format: string;
+  mimeType: string;
+  /** After EXIF orientation. */
+  width: number;
+  height: number;
+}
+
+/** Encoded picture with its size. */
+export interface EncodedPicture {
+  data: Buffer;
+  width: number;
+  height: number;
+}
+
+/** The vision operations the catalogue uses. */
+export interface VisionEngine {
+  /** The loaded model. */
+  readonly model: ModelInfo;
+  /** Checks that a file is a supported raster image within the pixel limit; throws ImageRejectedError. */
+  validateImage(file: string): Promise<ImageFacts>;
+  /** Runs the model on an image file. */
+  segment(file: string): Promise<SegmentationResult>;
+  /** Image-sized, single-channel, white-on-black PNG of one mask. */
+  encodeMask(mask: BoxMask, width: number, height: number): Promise<Buffer>;
+  /** PNG of the pixels no segment covers, and how many there are. */
+  encodeBackground(segments: DetectedSegment[], width: number, height: number): Promise<{ png: Buffer; area: number }>;
+  /** The recipe's mask file name for a segment of an image whose root name is `root`. */
+  maskFileName(root: string, segment: DetectedSegment): string;
+  /** The recipe's background mask file name. */
+  backgroundFileName(root: string): string;
+  /** Reads a stored mask back, limited to its box. */
+  readMask(maskFile: string, box: BoxMask['box']): Promise<BoxMask>;
+  /** The object alone, cropped to its box. */
+  extract(
+    imageFile: string,
+    mask: BoxMask,
+    options: { background: 'transparent' | 'white'; format: 'png' | 'webp' },
+  ): Promise<EncodedPicture>;
+  /** WebP thumbnail about 320 px on its long side. */
+  thumbnail(imageFile: string): Promise<EncodedPicture>;
+  /** JPEG of the image with each segment tinted, outlined and labelled. */
+  overlay(imageFile: string, segments: { label: string; score: number; mask: BoxMask }[]): Promise<Buffer>;
+}

@@ -1,0 +1,256 @@
+/**
+ * The file store: the only module that knows how stored files are laid out under DATA_DIR.
+ *
+ * Layout (all paths the rest of segcat sees are relative to DATA_DIR, with `/` separators):
+ *   originals/<aa>/<sha256>.<ext>      content-addressed originals
+ *   thumbnails/<aa>/<sha256>.webp      grid thumbnails
+ *   masks/<imageId>/<recipe name>.png  one mask per segment, plus m<root>.background.png
+ *   cutouts/<segmentId>/<background>.<ext>
+ *   overlays/<imageId>/<stamp>.jpg     cached overlay pictures
+ *   tmp/                               uploads in flight; emptied on start
+ *
+ * Every write goes to a temporary name in the same directory, is fsynced, then renamed, so a crash
+ * never leaves a half-written file under a name a database row points to.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { createWriteStream, constants as fsConstants } from 'node:fs';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { Transform } from 'node:stream';
+
+/** Thrown when a stream is longer than the limit it was received under. */
+export class FileTooLargeError extends Error {
+  override name = 'FileTooLargeError';
+  constructor(readonly limitBytes: number) {
+    super(`the file is larger than the limit of ${limitBytes} bytes`);
+  }
+}
+
+/** A received upload, still under its temporary name. */
+export interface TempFile {
+  /** Absolute path of the temporary file. */
+  path: string;
+  bytes: number;
+  sha256: string;
+}
+
+const EXTENSION_BY_MIME: Record<string, string> = {
+  'image/jpeg': 'jpg',
+  'image/png': 'png',
+  'image/webp': 'webp',
+  'image/gif': 'gif',
+  'image/avif': 'avif',
+  'image/tiff': 'tiff',
+};
+
+/** Directories that hold files the store wrote; only these are ever served. */
+const SERVED_ROOTS = ['originals', 'thumbnails', 'masks', 'cutouts', 'overlays'] as const;
+
+/** Media type of a stored file, from its extension; undefined for anything the store never serves. */
+export function contentTypeOf(relativePath: string): string | undefined {
+  const extension = path.extname(relativePath).slice(1).toLowerCase();
+  if (extension === 'jpg') return 'image/jpeg';
+  return Object.entries(EXTENSION_BY_MIME).find(([, ext]) => ext === extension)?.[0];
+}
+
+/** Stores and finds segcat's files under one data directory. */
+export class FileStore {
+  readonly root: string;
+
+  constructor(dataDir: string) {
+    this.root = path.resolve(dataDir);
+  }
+
+  /** Creates the directories and removes temporary files a crash may have left. Returns how many. */
+  async init(): Promise<number> {
+    await fs.mkdir(this.tmpDir(), { recursive: true });
+    for (const dir of SERVED_ROOTS) await fs.mkdir(path.join(this.root, dir), { recursive: true });
+    return this.removeTempFiles();
+  }
+
+  /** Relative path of an original. */
+  originalPath(sha256: string, mimeType: string): string {
+    return `originals/${sha256.slice(0, 2)}/${sha256}.${EXTENSION_BY_MIME[mimeType] ?? 'bin'}`;
+  }
+
+  /** Relative path of a thumbnail. */
+  thumbnailPath(sha256: string): string {
+    return `thumbnails/${sha256.slice(0, 2)}/${sha256}.webp`;
+  }
+
+  /** Relative directory of an image's masks. */
+  maskDir(imageId: string): string {
+    return `masks/${imageId}`;
+  }
+
+  /** Directories holding files derived from an image (masks, overlays), removed with it. */
+  derivedDirs(imageId: string): string[] {
+    return [this.maskDir(imageId), this.overlayDir(imageId)];
+  }
+
+  /** Relative path of a cut-out. */
+  cutoutPath(segmentId: string, background: string, format: string): string {
+    return `cutouts/${segmentId}/${background.toLowerCase()}.${format.toLowerCase()}`;
+  }
+
+  /** Relative path of a cached overlay picture; `stamp` changes when the segments do. */
+  overlayPath(imageId: string, stamp: string): string {
+    return `${this.overlayDir(imageId)}/${stamp}.jpg`;
+  }
+
+  private overlayDir(imageId: string): string {
+    return `overlays/${imageId}`;
+  }
+
+  /** Absolute path of a stored file. */
+  absolute(relativePath: string): string {
+    return path.join(this.root, relativePath);
+  }
+
+  /**
+   * Streams `source` into a temporary file, hashing it on the way, and stops as soon as it passes
+   * `maxBytes`. The caller commits it with `commitTemp` or drops it with `discardTemp`.
+   */
+  async receive(source: Readable, maxBytes: number): Promise<TempFile> {
+    const tempPath = path.join(this.tmpDir(), `${randomUUID()}.upload`);
+    const hash = createHash('sha256');
+    let bytes = 0;
+    const meter = new Transform({
+      transform(chunk: Buffer, _encoding, callback) {
+        bytes += chunk.length;
+        if (bytes > maxBytes) return callback(new FileTooLargeError(maxBytes));
+        hash.update(chunk);
+        callback(null, chunk);
+      },
+    });
+    try {
+      await pipeline(source, meter, createWriteStream(tempPath, { flags: 'wx', mode: 0o640 }));
+    } catch (error) {
+      source.resume();
+      await fs.rm(tempPath, { force: true });
+      throw error;
+    }
+    return { path: tempPath, bytes, sha256: hash.digest('hex') };
+  }
+
+  /** Moves a received temporary file to its final relative path, durably. */
+  async commitTemp(temp: TempFile, relativePath: string): Promise<void> {
+    const target = this.absolute(relativePath);
+    await fs.mkdir(path.dirname(target), { recursive: true });
+    await fsyncPath(temp.path);
+    await fs.rename(temp.path, target);
+    await fsyncPath(path.dirname(target));
+  }
+
+  /** Removes a temporary file that will not be kept. */
+  async discardTemp(temp: TempFile | string): Promise<void> {
+    await fs.rm(typeof temp === 'string' ? temp : temp.path, { force: true });
+  }
+
+  /** Writes bytes under a relative path: temp name, fsync, rename. */
+  async write(relativePath: string, data: Buffer): Promise<void> {
+    const target = this.absolute(relativePath);
+    await fs.mkdir(path.dirname(target), { recursive: true });
+    const temp = `${target}.${randomUUID()}.tmp`;
+    try {
+      const handle = await fs.open(temp, 'wx', 0o640);
+      try {
+        await handle.writeFile(data);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await fs.rename(temp, target);
+    } catch (error) {
+      await fs.rm(temp, { force: true });
+      throw error;
+    }
+    await fsyncPath(path.dirname(target));
+  }
+
+  /** Whether a stored file exists. */
+  async exists(relativePath: string): Promise<boolean> {
+    return fs.access(this.absolute(relativePath), fsConstants.F_OK).then(
+      () => true,
+      () => false,
+    );
+  }
+
+  /** Reads a stored file. */
+  async read(relativePath: string): Promise<Buffer> {
+    return fs.readFile(this.absolute(relativePath));
+  }
+
+  /** Removes stored files and directories; missing ones are fine. */
+  async remove(relativePaths: Iterable<string>): Promise<void> {
+    for (const relativePath of relativePaths) {
+      await fs.rm(this.absolute(relativePath), { force: true, recursive: true });
+    }
+  }
+
+  /**
+   * Maps a URL path below /files/ to a stored file, or undefined when it is not one the store
+   * wrote: no `..`, no absolute paths, no hidden or temporary names, only the served roots, and
+   * no symlinks anywhere along the way.
+   */
+  async resolveServed(urlPath: string): Promise<{ absolutePath: string; contentType: string } | undefined> {
+    const segments = urlPath.split('/');
+    const valid =
+      segments.length >= 2 &&
+      (SERVED_ROOTS as readonly string[]).includes(segments[0]!) &&
+      segments.every((segment) => /^[A-Za-z0-9_][A-Za-z0-9_.\-]*$/.test(segment) && !segment.includes('..'));
+    const contentType = valid ? contentTypeOf(urlPath) : undefined;
+    if (!contentType || urlPath.endsWith('.tmp')) return undefined;
+    const absolutePath = path.join(this.root, ...segments);
+    try {
+      const real = await fs.realpath(absolutePath);
+      const stat = await fs.lstat(absolutePath);
+      if (real !== absolutePath || !stat.isFile()) return undefined;
+    } catch {
+      return undefined;
+    }
+    return { absolutePath, contentType };
+  }
+
+  /** Relative paths of every file under a served root, for reconciliation. */
+  async listFiles(root: (typeof SERVED_ROOTS)[number]): Promise<string[]> {
+    const base = path.join(this.root, root);
+    const entries = await fs.readdir(base, { recursive: true, withFileTypes: true }).catch(() => []);
+    return entries
+      .filter((entry) => entry.isFile())
+      .map((entry) => path.relative(this.root, path.join(entry.parentPath, entry.name)).split(path.sep).join('/'));
+  }
+
+  private tmpDir(): string {
+    return path.join(this.root, 'tmp');
+  }
+
+  /** Removes uploads in flight and half-written files left by a crash. */
+  private async removeTempFiles(): Promise<number> {
+    let removed = 0;
+    for (const entry of await fs.readdir(this.tmpDir())) {
+      await fs.rm(path.join(this.tmpDir(), entry), { force: true, recursive: true });
+      removed += 1;
+    }
+    for (const root of SERVED_ROOTS) {
+      for (const file of await this.listFiles(root)) {
+        if (!file.endsWith('.tmp')) continue;
+        await fs.rm(this.absolute(file), { force: true });
+        removed += 1;
+      }
+    }
+    return removed;
+  }
+}
+
+/** Flushes a file, or a directory so that a rename in it is durable, to the disk. */
+async function fsyncPath(target: string): Promise<void> {
+  const handle = await fs.open(target, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
