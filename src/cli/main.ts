@@ -2,6 +2,9 @@
  * `segcat` command line: one module per command, each exporting `register(program)`.
  */
 import { Command, CommanderError } from 'commander';
+import { registerExtractCommand } from './extract.command.js';
+import { registerModelsCommand } from './models.command.js';
+import { registerSegmentCommand } from './segment.command.js';
 
 /** Runs the CLI with the given argv and resolves to the process exit code. */
 export async function main(argv: string[]): Promise<number> {
@@ -10,6 +13,9 @@ export async function main(argv: string[]): Promise<number> {
     .showHelpAfterError()
     .exitOverride();
   // Command registrations (one line each, kept sorted):
+  registerExtractCommand(program);
+  registerModelsCommand(program);
+  registerSegmentCommand(program);
 
   try {
     await program.parseAsync(argv);

@@ -210,14 +210,19 @@ export async function extractCutout(image: ImageInput, mask: BoxMask, options: C
     throw new RangeError('a transparent cut-out needs PNG or WebP (JPEG has no alpha); use background "white" for JPEG');
   }
   const { x, y, width, height } = mask.box;
-  const alpha = Buffer.from(mask.data.buffer, mask.data.byteOffset, mask.data.length);
-  let cut = sharp(image, { autoOrient: true })
+  const raw = { width, height, channels: 3 } as const;
+  // sharp orders operations itself (alpha removal after channel joins, flatten before them), so
+  // each step that must follow another gets its own pass; the passes after the first are on the
+  // small, already-decoded crop.
+  const rgb = await sharp(image, { autoOrient: true })
     .extract({ left: x, top: y, width, height })
     .removeAlpha()
     .toColourspace('srgb')
-    .joinChannel(alpha, { raw: { width, height, channels: 1 } });
+    .raw({ depth: 'uchar' })
+    .toBuffer();
+  const alpha = Buffer.from(mask.data.buffer, mask.data.byteOffset, mask.data.length);
+  let cut = sharp(rgb, { raw }).joinChannel(alpha, { raw: { width, height, channels: 1 } });
   if (options.background === 'white') {
-    // flatten runs before joinChannel inside one pipeline, so white needs a second (cheap) pass.
     const rgba = await cut.raw().toBuffer();
     cut = sharp(rgba, { raw: { width, height, channels: 4 } }).flatten({ background: '#ffffff' });
   }

@@ -1,0 +1,45 @@
+/**
+ * `segcat extract`: the recipe's extract.py. Cuts the object of one mask out of its image, cropped
+ * to the box the mask's file name records.
+ */
+import { Option, type Command } from 'commander';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parseMaskFilename } from '../vision/mask-filename.js';
+import { extractCutout, readBoxMask, type CutoutOptions } from '../vision/raster.js';
+
+const FORMATS: Record<string, CutoutOptions['format']> = { '.png': 'png', '.webp': 'webp', '.jpg': 'jpeg', '.jpeg': 'jpeg' };
+
+/** Adds `extract` to the program. */
+export function registerExtractCommand(program: Command): void {
+  program
+    .command('extract')
+    .description('cut one object out of an image using a mask written by `segcat segment`')
+    .argument('<image>', 'the image the mask was made from')
+    .argument('<mask>', 'an object mask, named m<root>.<score>.<label>.<x>_<y>_<w>_<h>.png')
+    .argument('<out>', 'output file: .png or .webp (or .jpg with --background white)')
+    .addOption(new Option('--background <background>', 'what surrounds the object').choices(['transparent', 'white']).default('transparent'))
+    .addHelpText('after', `
+The output is cropped to the mask's box. With a transparent background the mask becomes the alpha
+channel; white reproduces the original recipe.
+
+Examples:
+  $ npx segcat extract dog.jpg out/mdog.93.dog.124_210_198_330.png dog-cutout.png
+  $ npx segcat extract dog.jpg out/mdog.93.dog.124_210_198_330.png dog.webp
+  $ npx segcat extract dog.jpg out/mdog.93.dog.124_210_198_330.png dog.jpg --background white`)
+    .action(async (image: string, mask: string, out: string, options: { background: CutoutOptions['background'] }) => {
+      const format = FORMATS[path.extname(out).toLowerCase()];
+      if (!format) throw new Error(`${out}: output must end in .png or .webp (or .jpg with --background white)`);
+      if (format === 'jpeg' && options.background === 'transparent') {
+        throw new Error(`${out}: JPEG cannot be transparent; use .png or .webp, or --background white`);
+      }
+      const name = parseMaskFilename(mask);
+      if (!name || name.kind !== 'object') {
+        throw new Error(`${mask}: not an object mask name (expected m<root>.<score>.<label>.<x>_<y>_<w>_<h>.png)`);
+      }
+      const boxMask = await readBoxMask(mask, name.box);
+      const cutout = await extractCutout(image, boxMask, { background: options.background, format });
+      await writeFile(out, cutout.data);
+      process.stdout.write(`${out}\n`);
+    });
+}

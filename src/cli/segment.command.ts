@@ -1,0 +1,110 @@
+/**
+ * `segcat segment`: the recipe's segment.py. One mask PNG per object plus the background mask,
+ * for each image given (or each image in a directory); a bad file is reported and the batch goes on.
+ */
+import { InvalidArgumentError, type Command } from 'commander';
+import { mkdir, readdir, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { loadConfig } from '../config.js';
+import { maskRoot } from '../vision/mask-filename.js';
+import { writeMaskFiles, type MaskFileSet } from '../vision/mask-files.js';
+import { createSegmenter, type Segmenter } from '../vision/segmenter.js';
+
+/** Extensions picked up when a directory is given (explicitly named files are always tried). */
+const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.gif', '.avif', '.tif', '.tiff']);
+
+/** Images being decoded or post-processed while another runs through the model. */
+const PIPELINE_DEPTH = 2;
+
+type Outcome = { file: string; width: number; height: number; masks: MaskFileSet } | { file: string; error: string };
+
+function parseScore(value: string): number {
+  const score = Number(value);
+  if (!Number.isFinite(score) || score < 0 || score > 1) throw new InvalidArgumentError('expected a number from 0 to 1');
+  return score;
+}
+
+async function expandInputs(inputs: string[]): Promise<string[]> {
+  const files: string[] = [];
+  for (const input of inputs) {
+    const info = await stat(input).catch(() => undefined);
+    if (info?.isDirectory()) {
+      const names = (await readdir(input)).filter((name) => IMAGE_EXTENSIONS.has(path.extname(name).toLowerCase())).sort();
+      files.push(...names.map((name) => path.join(input, name)));
+    } else files.push(input);
+  }
+  return files;
+}
+
+async function segmentFile(segmenter: Segmenter, file: string, outDir: string, minScore: number | undefined): Promise<Outcome> {
+  try {
+    const result = await segmenter.segment(file, minScore === undefined ? {} : { minScore });
+    const masks = await writeMaskFiles(result, maskRoot(file), outDir);
+    return { file, width: result.width, height: result.height, masks };
+  } catch (error) {
+    return { file, error: error instanceof Error ? error.message : String(error) };
+  }
+}
+
+/** Adds `segment` to the program. */
+export function registerSegmentCommand(program: Command): void {
+  program
+    .command('segment')
+    .description("find objects in images and write the recipe's mask PNGs (one per object, plus the background)")
+    .argument('<inputs...>', 'image files and/or directories of images, then the output directory')
+    .option('--min-score <score>', 'drop objects scoring below this (0..1; default SEGCAT_MIN_SCORE or 0.25)', parseScore)
+    .option('--json', 'print one JSON document describing everything instead of one path per line')
+    .addHelpText('after', `
+Writes, for each image, m<root>.<score>.<label>.<x>_<y>_<w>_<h>.png per object (score in whole
+percent, spaces in labels as _, the box in pixels) and m<root>.background.png: single-channel,
+white on black, the size of the image as displayed (EXIF orientation applied).
+Exit code 0 when every image was processed, 1 when any failed (each reported on stderr).
+
+Examples:
+  $ npx segcat segment dog.jpg out/
+  $ npx segcat segment photos/ out/ --min-score 0.5
+  $ npx segcat segment a.jpg b.png out/ --json > result.json`)
+    .action(async (args: string[], options: { minScore?: number; json?: boolean }) => {
+      if (args.length < 2) throw new Error('segment needs at least one image and an output directory');
+      const outDir = args[args.length - 1]!;
+      const files = await expandInputs(args.slice(0, -1));
+      if (files.length === 0) throw new Error(`no images found in ${args.slice(0, -1).join(', ')}`);
+      await mkdir(outDir, { recursive: true });
+      const segmenter = await createSegmenter(loadConfig());
+      const outcomes: Outcome[] = [];
+      try {
+        // Keep the next image decoding while the current one is in the model, but report in order.
+        const running: Promise<Outcome>[] = [];
+        const startNext = () => {
+          const file = files[running.length];
+          if (file !== undefined) running.push(segmentFile(segmenter, file, outDir, options.minScore));
+        };
+        for (let i = 0; i < PIPELINE_DEPTH; i++) startNext();
+        for (let i = 0; i < files.length; i++) {
+          const outcome = await running[i]!;
+          startNext();
+          outcomes.push(outcome);
+          if ('error' in outcome) {
+            // Image errors already start with the file's name.
+            const reason = outcome.error.startsWith(outcome.file) ? outcome.error : `${outcome.file}: ${outcome.error}`;
+            process.stderr.write(`segcat: ${reason}\n`);
+          }
+          else if (!options.json) {
+            const paths = [...outcome.masks.objects.map((m) => m.path), outcome.masks.background.path];
+            process.stdout.write(`${paths.join('\n')}\n`);
+          }
+        }
+      } finally {
+        await segmenter.close();
+      }
+      if (options.json) {
+        const document = {
+          model: { name: segmenter.info.name, version: segmenter.info.version },
+          images: outcomes.filter((o) => !('error' in o)),
+          failures: outcomes.filter((o) => 'error' in o),
+        };
+        process.stdout.write(`${JSON.stringify(document, null, 2)}\n`);
+      }
+      process.exitCode = outcomes.some((o) => 'error' in o) ? 1 : 0;
+    });
+}
