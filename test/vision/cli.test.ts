@@ -1,0 +1,128 @@
+import { jest } from '@jest/globals';
+import { Command } from 'commander';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import sharp from 'sharp';
+import { registerExtractCommand } from '../../src/cli/extract.command.js';
+import { registerModelsCommand } from '../../src/cli/models.command.js';
+import { registerSegmentCommand } from '../../src/cli/segment.command.js';
+import { loadConfig } from '../../src/config.js';
+import { parseMaskFilename } from '../../src/vision/mask-filename.js';
+import { ModelError } from '../../src/vision/model-store.js';
+import { createSegmenter } from '../../src/vision/segmenter.js';
+import { photo } from '../support/vision.js';
+
+/** Runs the vision commands as `npx segcat ...` would, capturing output and the exit code. */
+async function run(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const program = new Command('segcat').exitOverride().configureOutput({ writeOut: () => {}, writeErr: () => {} });
+  registerExtractCommand(program);
+  registerModelsCommand(program);
+  registerSegmentCommand(program);
+  let stdout = '';
+  let stderr = '';
+  const out = jest.spyOn(process.stdout, 'write').mockImplementation((chunk) => { stdout += String(chunk); return true; });
+  const err = jest.spyOn(process.stderr, 'write').mockImplementation((chunk) => { stderr += String(chunk); return true; });
+  process.exitCode = undefined;
+  try {
+    await program.parseAsync(['node', 'segcat', ...args]);
+    return { code: typeof process.exitCode === 'number' ? process.exitCode : 0, stdout, stderr };
+  } catch (error) {
+    return { code: 1, stdout, stderr: stderr + (error instanceof Error ? error.message : String(error)) };
+  } finally {
+    out.mockRestore();
+    err.mockRestore();
+    process.exitCode = undefined;
+  }
+}
+
+describe('segcat segment and extract', () => {
+  let dir: string;
+  beforeAll(async () => { dir = await mkdtemp(path.join(os.tmpdir(), 'segcat-cli-')); });
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+
+  it("writes the recipe's masks for each image, reports a bad file by name and goes on", async () => {
+    const bad = path.join(dir, 'notes.jpg');
+    await writeFile(bad, 'this is not a picture');
+    const out = path.join(dir, 'masks');
+    const result = await run('segment', photo('dog'), bad, photo('eagle'), out);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/notes\.jpg.*not an image/);
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    const printed = result.stdout.trim().split('\n');
+    expect(printed.sort()).toEqual((await readdir(out)).map((name) => path.join(out, name)).sort());
+    const names = printed.map((p) => parseMaskFilename(p));
+    expect(names.filter((n) => n?.kind === 'background').map((n) => n!.root).sort()).toEqual(['dog', 'eagle']);
+    const objects = names.filter((n) => n?.kind === 'object');
+    expect(objects.map((n) => n!.kind === 'object' && `${n!.root}:${n!.label}`)).toEqual(expect.arrayContaining(['dog:dog', 'dog:bicycle', 'eagle:bird']));
+    for (const file of printed) {
+      expect(await sharp(file).metadata()).toMatchObject({ channels: 1, width: file.includes('mdog') ? 768 : 773 });
+    }
+  });
+
+  it('prints one JSON document with --json and honours --min-score', async () => {
+    const result = await run('segment', photo('kite'), path.join(dir, 'json'), '--json', '--min-score', '0.7');
+    expect(result.code).toBe(0);
+    const document = JSON.parse(result.stdout);
+    expect(document.model.name).toBe('yolo11n-seg-uint8');
+    expect(document.failures).toEqual([]);
+    expect(document.images).toHaveLength(1);
+    expect(document.images[0].masks.objects.length).toBeGreaterThan(0);
+    for (const mask of document.images[0].masks.objects) expect(mask.score).toBeGreaterThanOrEqual(0.7);
+    expect(await run('segment', photo('kite'), dir, '--min-score', '7')).toMatchObject({ code: 1 });
+  });
+
+  it('cuts an object out with transparency (default) or white, sized to its box', async () => {
+    const out = path.join(dir, 'cut');
+    await run('segment', photo('dog'), out);
+    const maskFile = (await readdir(out)).find((name) => name.includes('.dog.'))!;
+    const { box } = parseMaskFilename(maskFile) as { box: { width: number; height: number } };
+    const png = path.join(dir, 'dog.png');
+    expect(await run('extract', photo('dog'), path.join(out, maskFile), png)).toMatchObject({ code: 0, stdout: `${png}\n` });
+    expect(await sharp(png).metadata()).toMatchObject({ width: box.width, height: box.height, hasAlpha: true });
+    const jpg = path.join(dir, 'dog.jpg');
+    expect((await run('extract', photo('dog'), path.join(out, maskFile), jpg, '--background', 'white')).code).toBe(0);
+    expect(await sharp(jpg).metadata()).toMatchObject({ format: 'jpeg', width: box.width, height: box.height });
+    expect(await run('extract', photo('dog'), path.join(out, maskFile), jpg)).toMatchObject({ code: 1, stderr: expect.stringMatching(/JPEG cannot be transparent/) });
+    expect(await run('extract', photo('dog'), path.join(out, 'mdog.background.png'), png)).toMatchObject({ code: 1, stderr: expect.stringMatching(/not an object mask/) });
+  });
+});
+
+describe('missing or corrupt models', () => {
+  it('says how to pull the model', async () => {
+    const empty = await mkdtemp(path.join(os.tmpdir(), 'segcat-models-'));
+    try {
+      await expect(createSegmenter(loadConfig({ MODEL_DIR: empty }))).rejects.toThrow(/not installed.*npx segcat models pull/);
+      await writeFile(path.join(empty, 'yolo11n-seg-uint8.onnx'), 'garbage');
+      const error = await createSegmenter(loadConfig({ MODEL_DIR: empty })).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ModelError);
+      expect((error as Error).message).toMatch(/corrupt.*npx segcat models pull/);
+      await expect(createSegmenter(loadConfig({ MODEL_DIR: empty, SEGCAT_MODEL: 'nope' }))).rejects.toThrow(/unknown model "nope".*yolo11n-seg-uint8/);
+    } finally {
+      await rm(empty, { recursive: true, force: true });
+    }
+  });
+
+  it('pulls from MODEL_MIRROR, verifying sha256', async () => {
+    const target = await mkdtemp(path.join(os.tmpdir(), 'segcat-pull-'));
+    const mirror = await mkdtemp(path.join(os.tmpdir(), 'segcat-mirror-'));
+    try {
+      const shared = path.resolve(photo('dog'), '..', '..', 'models');
+      const env = { ...process.env };
+      Object.assign(process.env, { MODEL_DIR: target, MODEL_MIRROR: shared });
+      try {
+        expect((await run('models', 'pull', 'yolo11n-seg-uint8')).stdout).toMatch(/yolo11n-seg-uint8: copied/);
+        expect((await run('models', 'list')).stdout).toMatch(/yolo11n-seg-uint8\s+present/);
+        process.env.MODEL_MIRROR = mirror;
+        await writeFile(path.join(mirror, 'yolov8n-seg-uint8.onnx'), 'tampered');
+        expect((await run('models', 'pull', 'yolov8n-seg-uint8')).stderr).toMatch(/sha256/);
+        expect((await readdir(target)).sort()).toEqual(['yolo11n-seg-uint8.onnx']);
+      } finally {
+        process.env = env;
+      }
+    } finally {
+      await rm(target, { recursive: true, force: true });
+      await rm(mirror, { recursive: true, force: true });
+    }
+  });
+});
