@@ -3,8 +3,11 @@
  */
 import { Command, CommanderError } from 'commander';
 import { registerExtractCommand } from './extract.command.js';
+import { registerImportCommand } from './import.command.js';
 import { registerModelsCommand } from './models.command.js';
 import { registerSegmentCommand } from './segment.command.js';
+import { registerServeCommands } from './serve.command.js';
+import { registerThumbnailsCommand } from './thumbnails.command.js';
 
 /** Runs the CLI with the given argv and resolves to the process exit code. */
 export async function main(argv: string[]): Promise<number> {
@@ -14,8 +17,11 @@ export async function main(argv: string[]): Promise<number> {
     .exitOverride();
   // Command registrations (one line each, kept sorted):
   registerExtractCommand(program);
+  registerImportCommand(program);
   registerModelsCommand(program);
   registerSegmentCommand(program);
+  registerServeCommands(program);
+  registerThumbnailsCommand(program);
 
   try {
     await program.parseAsync(argv);

@@ -66,10 +66,15 @@ export class ImageRepository {
     return this.prisma.image.findUnique({ where: { id } });
   }
 
-  /** Which of these hashes are already catalogued. */
-  async knownSha256(hashes: string[]): Promise<Set<string>> {
-    const rows = await this.prisma.image.findMany({ where: { sha256: { in: hashes } }, select: { sha256: true } });
-    return new Set(rows.map((row) => row.sha256));
+  /** Images by id (missing ones are left out). */
+  async findByIds(ids: string[]): Promise<Image[]> {
+    return this.prisma.image.findMany({ where: { id: { in: ids } } });
+  }
+
+  /** Records a group of images submitted together, for progress; returns its id. */
+  async createBatch(source: 'upload' | 'import' | 'resegment', total: number): Promise<string> {
+    const batch = await this.prisma.importBatch.create({ data: { source, total } });
+    return batch.id;
   }
 
   /**

@@ -10,6 +10,7 @@ import { CatalogueService } from './catalogue.service.js';
 import { ExtractionService } from './extraction.service.js';
 import type { ImageEvents } from './image-waiter.js';
 import { createImageWaiter } from './image-waiter.js';
+import { ImportService } from './import.service.js';
 import { IngestService } from './ingest.service.js';
 import { SegmentationService } from './segmentation.service.js';
 import type { VisionEngine } from './vision.port.js';
@@ -22,8 +23,10 @@ export interface Services {
   ingest: IngestService;
   segmentation: SegmentationService;
   extraction: ExtractionService;
+  importer: ImportService;
   store: FileStore;
   vision: VisionEngine;
+  events: ImageEvents;
 }
 
 /** Infrastructure the services are built from. */
@@ -42,13 +45,21 @@ export function createServices(deps: ServiceDeps): Services {
   const images = new ImageRepository(prisma);
   const search = new SearchRepository(prisma);
   const waiter = createImageWaiter(deps.events, (id) => images.findById(id));
+  const ingest = new IngestService({ images, store, vision, waiter, logger, maxUploadBytes: deps.maxUploadBytes });
   return {
     images,
     search,
     store,
     vision,
+    events: deps.events,
     catalogue: new CatalogueService(search, vision.model.classNames),
-    ingest: new IngestService({ images, store, vision, waiter, logger, maxUploadBytes: deps.maxUploadBytes }),
+    ingest,
+    importer: new ImportService({
+      ingest,
+      images,
+      events: deps.events,
+      createBatch: (total) => images.createBatch('import', total),
+    }),
     segmentation: new SegmentationService({ images, store, vision, logger }),
     extraction: new ExtractionService({ images, search, store, vision }),
   };

@@ -1,0 +1,55 @@
+/**
+ * `segcat serve` and `segcat worker`: long-running processes that stop cleanly on SIGINT/SIGTERM.
+ */
+import type { Command } from 'commander';
+import { loadConfig } from '../config.js';
+import type { RuntimeOptions } from '../runtime.js';
+
+/** Starts a runtime and keeps it up until a signal arrives; resolves when it has shut down. */
+async function runUntilSignal(options: RuntimeOptions): Promise<void> {
+  const config = loadConfig();
+  // Loaded on demand so that `segcat segment` and friends start without the server's modules.
+  const { startRuntime } = await import('../runtime.js');
+  const runtime = await startRuntime(config, options);
+  if (runtime.url) console.error(`segcat is serving on ${runtime.url} (GraphQL at ${runtime.url}/graphql)`);
+  await new Promise<void>((resolve) => {
+    const stop = (signal: NodeJS.Signals) => {
+      runtime.logger.info({ signal }, 'shutting down');
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      runtime.close().then(resolve, resolve);
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}
+
+/** Adds `serve` and `worker` to the program. */
+export function registerServeCommands(program: Command): void {
+  program
+    .command('serve')
+    .description('serve the GraphQL API, stored files and the web gallery (and run a queue worker)')
+    .option('--no-worker', 'do not segment in this process; leave the queue to `segcat worker` processes')
+    .addHelpText('after', `
+Environment: PORT (4000), DATABASE_URL (default: an embedded PostgreSQL under DATA_DIR),
+DATA_DIR (./data), SEGCAT_MODEL, SEGCAT_API_KEY, PUBLIC_URL, ... (see README).
+
+Examples:
+  npx segcat serve
+  PORT=8080 DATABASE_URL=postgresql://segcat@db/segcat npx segcat serve --no-worker`)
+    .action(async (options: { worker: boolean }) => {
+      const config = loadConfig();
+      await runUntilSignal({ http: true, worker: options.worker && config.embeddedWorker });
+    });
+
+  program
+    .command('worker')
+    .description('segment queued images; run as many as you like, on any machine sharing the database')
+    .addHelpText('after', `
+Examples:
+  DATABASE_URL=postgresql://segcat@db/segcat npx segcat worker
+  SEGCAT_WORKER_CONCURRENCY=4 npx segcat worker`)
+    .action(async () => {
+      await runUntilSignal({ http: false, worker: true });
+    });
+}

@@ -1,0 +1,132 @@
+/**
+ * The composition root: builds segcat from its configuration (database, file store, model,
+ * services, queue worker, HTTP server) and takes it down again in order.
+ */
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { pino, type Logger } from 'pino';
+import type { Runner } from 'graphile-worker';
+import type { Config } from './config.js';
+import { openDatabase, type Database } from './db/database.js';
+import { listenForImageEvents } from './db/image-events.js';
+import { createApolloServer } from './graphql/server.js';
+import { createHttpApp } from './http/app.js';
+import { installQueue, startWorker } from './jobs/queue.js';
+import { createServices, type Services } from './services/services.js';
+import { FileStore } from './storage/file-store.js';
+import { createVisionEngine } from './vision/vision-engine.js';
+
+/** A running segcat process. */
+export interface Runtime {
+  config: Config;
+  logger: Logger;
+  database: Database;
+  services: Services;
+  /** Set when an HTTP server was asked for. */
+  url?: string;
+  /** Stops everything, in order; safe to call twice. */
+  close(): Promise<void>;
+}
+
+/** What to run in this process. */
+export interface RuntimeOptions {
+  /** Serve HTTP (GraphQL, files, gallery). */
+  http: boolean;
+  /** Run a queue worker. */
+  worker: boolean;
+  /** Logger to use (default: pino at config.logLevel). */
+  logger?: Logger;
+}
+
+/** Creates the process-wide logger. */
+export function createLogger(config: Config): Logger {
+  return pino({ level: config.logLevel, base: { service: 'segcat' } });
+}
+
+/** Starts segcat; on any failure, what was started is stopped again before the error is thrown. */
+export async function startRuntime(config: Config, options: RuntimeOptions): Promise<Runtime> {
+  const logger = options.logger ?? createLogger(config);
+  const cleanups: (() => Promise<void>)[] = [];
+  const close = once(async () => {
+    for (const cleanup of cleanups.reverse()) {
+      await cleanup().catch((error: unknown) => logger.error({ err: error }, 'error during shutdown'));
+    }
+  });
+  try {
+    const store = new FileStore(config.dataDir);
+    const removed = await store.init();
+    if (removed > 0) logger.info({ removed }, 'removed temporary files left by an earlier run');
+    const vision = await createVisionEngine(config);
+    cleanups.push(() => vision.close());
+    const database = await openDatabase(config, logger);
+    cleanups.push(() => database.close());
+    await installQueue(database.url, logger);
+    const events = await listenForImageEvents(database.url, logger);
+    cleanups.push(() => events.close());
+    const services = createServices({
+      prisma: database.prisma,
+      store,
+      vision,
+      events,
+      logger,
+      maxUploadBytes: config.maxUploadBytes,
+    });
+    let worker: Runner | undefined;
+    if (options.worker) {
+      worker = await startWorker({
+        databaseUrl: database.url,
+        concurrency: config.workerConcurrency,
+        logger,
+        segmentation: services.segmentation,
+      });
+      cleanups.push(() => worker!.stop());
+    }
+    const runtime: Runtime = { config, logger, database, services, close };
+    if (options.http) runtime.url = await serveHttp(runtime, cleanups, vision.model.name);
+    logger.info({ url: runtime.url, worker: options.worker, model: vision.model.name }, 'segcat started');
+    return runtime;
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
+
+async function serveHttp(runtime: Runtime, cleanups: (() => Promise<void>)[], modelName: string): Promise<string> {
+  const { config, logger, database, services } = runtime;
+  const apollo = createApolloServer({ logger, production: config.production });
+  await apollo.start();
+  cleanups.push(() => apollo.stop());
+  const app = createHttpApp({
+    config,
+    services,
+    apollo,
+    logger,
+    health: async () => ({
+      database: await database.ping().then(
+        () => ({ ok: true }),
+        (error: unknown) => ({ ok: false, detail: error instanceof Error ? error.message : String(error) }),
+      ),
+      model: { ok: true, detail: modelName },
+    }),
+  });
+  const server: Server = await new Promise((resolve, reject) => {
+    const listening = app.listen(config.port, (error?: Error) => (error ? reject(error) : resolve(listening)));
+  });
+  server.requestTimeout = config.requestTimeoutMs;
+  cleanups.push(() => closeServer(server));
+  const { port } = server.address() as AddressInfo;
+  return config.publicUrl ?? `http://localhost:${port}`;
+}
+
+/** Stops accepting connections and waits for in-flight requests to finish. */
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeIdleConnections();
+  });
+}
+
+function once(fn: () => Promise<void>): () => Promise<void> {
+  let running: Promise<void> | undefined;
+  return () => (running ??= fn());
+}

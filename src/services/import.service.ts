@@ -1,0 +1,196 @@
+/**
+ * Bulk import of folders: find the images (by content, not by name), skip what is catalogued,
+ * queue the rest and follow them to DONE or FAILED. Safe to interrupt: images are recorded with
+ * their job as they are queued, so a second run skips them and waits for any still queued.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { open, readdir, stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { ImageRepository } from '../db/image.repository.js';
+import type { Image } from '../generated/prisma/client.js';
+import { InvalidInputError, PayloadTooLargeError } from './errors.js';
+import { isSettled, type ImageEvents } from './image-waiter.js';
+import type { IngestService } from './ingest.service.js';
+
+/** Progress of an import, reported after every change. */
+export interface ImportProgress {
+  /** Image files found. */
+  total: number;
+  /** Files finished: imported, duplicate or failed. */
+  done: number;
+  imported: number;
+  duplicates: number;
+  failed: number;
+  /** Catalogued by an earlier, interrupted run and still being segmented. */
+  resumed: number;
+}
+
+/** A file that could not be imported, and why. */
+export interface ImportFailure {
+  file: string;
+  reason: string;
+}
+
+/** Summary at the end of an import. */
+export interface ImportSummary extends ImportProgress {
+  failures: ImportFailure[];
+  elapsedMs: number;
+}
+
+/** Dependencies of the import service. */
+export interface ImportDeps {
+  ingest: IngestService;
+  images: ImageRepository;
+  events: ImageEvents;
+  createBatch(total: number): Promise<string>;
+}
+
+/** Magic numbers of the raster formats segcat accepts. */
+const SIGNATURES: { type: string; test: (head: Buffer) => boolean }[] = [
+  { type: 'jpeg', test: (h) => h[0] === 0xff && h[1] === 0xd8 && h[2] === 0xff },
+  { type: 'png', test: (h) => h.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])) },
+  { type: 'gif', test: (h) => h.subarray(0, 4).toString('latin1') === 'GIF8' },
+  { type: 'webp', test: (h) => h.subarray(0, 4).toString('latin1') === 'RIFF' && h.subarray(8, 12).toString('latin1') === 'WEBP' },
+  { type: 'tiff', test: (h) => ['II*\0', 'MM\0*'].includes(h.subarray(0, 4).toString('latin1')) },
+  { type: 'avif', test: (h) => h.subarray(4, 8).toString('latin1') === 'ftyp' && /^avi[fs]$/.test(h.subarray(8, 12).toString('latin1')) },
+];
+
+/** The image format a file's first bytes announce, or undefined when it is not one segcat reads. */
+export function sniffImageType(head: Buffer): string | undefined {
+  return SIGNATURES.find((signature) => signature.test(head))?.type;
+}
+
+/** Imports folders and files into the catalogue. */
+export class ImportService {
+  constructor(private readonly deps: ImportDeps) {}
+
+  /** Every file under the inputs (folders walked recursively) whose content is an image. */
+  async findImages(inputs: string[]): Promise<string[]> {
+    const found: string[] = [];
+    const visit = async (entry: string): Promise<void> => {
+      const info = await stat(entry);
+      if (info.isDirectory()) {
+        const children = (await readdir(entry)).filter((name) => !name.startsWith('.')).sort();
+        for (const child of children) await visit(path.join(entry, child));
+      } else if (info.isFile() && sniffImageType(await readHead(entry))) {
+        found.push(entry);
+      }
+    };
+    for (const input of inputs) await visit(path.resolve(input));
+    return found;
+  }
+
+  /**
+   * Imports the files: hashes each, skips the catalogued, queues the rest (at most `window`
+   * waiting at once, so memory stays flat however large the folder), and resolves once all have
+   * settled. `onProgress` is called after every change.
+   */
+  async importFiles(files: string[], onProgress: (progress: ImportProgress) => void, window = 64): Promise<ImportSummary> {
+    const started = performance.now();
+    const run = new ImportRun(this.deps, files.length, await this.deps.createBatch(files.length), onProgress);
+    const unsubscribe = this.deps.events.subscribe((imageId) => run.check([imageId]));
+    // Backs up notifications lost while the listening connection was down.
+    const sweep = setInterval(() => run.check([...run.waiting.keys()]), SWEEP_MS);
+    const inFlight = new Set<Promise<void>>();
+    try {
+      run.report();
+      for (const file of files) {
+        while (inFlight.size >= window) await Promise.race(inFlight);
+        const task = run.importOne(file);
+        inFlight.add(task);
+        void task.finally(() => inFlight.delete(task));
+      }
+      await Promise.all(inFlight);
+    } finally {
+      unsubscribe();
+      clearInterval(sweep);
+    }
+    return { ...run.progress, failures: run.failures, elapsedMs: performance.now() - started };
+  }
+}
+
+const SWEEP_MS = 2000;
+
+/** The state of one import while it runs. */
+class ImportRun {
+  readonly progress: ImportProgress;
+  readonly failures: ImportFailure[] = [];
+  /** Images queued by this run and not settled yet, by id. */
+  readonly waiting = new Map<string, { file: string; resolve: () => void }>();
+
+  constructor(
+    private readonly deps: ImportDeps,
+    total: number,
+    private readonly batchId: string,
+    private readonly onProgress: (progress: ImportProgress) => void,
+  ) {
+    this.progress = { total, done: 0, imported: 0, duplicates: 0, failed: 0, resumed: 0 };
+  }
+
+  report(): void {
+    this.onProgress({ ...this.progress });
+  }
+
+  /** Imports one file and resolves once it has settled. */
+  async importOne(file: string): Promise<void> {
+    let image: Image;
+    try {
+      const known = await this.deps.images.findBySha256(await hashFile(file));
+      if (known && isSettled(known.status)) return this.finish('duplicates');
+      if (known) this.progress.resumed += 1;
+      image =
+        known ??
+        (await this.deps.ingest.ingest({ filename: path.basename(file), stream: createReadStream(file) }, { wait: false, batchId: this.batchId }))
+          .image;
+    } catch (error) {
+      if (!(error instanceof InvalidInputError || error instanceof PayloadTooLargeError)) throw error;
+      return this.finish('failed', { file, reason: error.message });
+    }
+    await new Promise<void>((resolve) => {
+      this.waiting.set(image.id, { file, resolve });
+      // The job may have finished before we started listening for it.
+      this.check([image.id]);
+    });
+  }
+
+  /** Looks up images that may have settled and finishes those that have. */
+  check(ids: string[]): void {
+    const wanted = ids.filter((id) => this.waiting.has(id));
+    if (wanted.length === 0) return;
+    void this.deps.images.findByIds(wanted).then((images) => {
+      for (const image of images) {
+        const entry = this.waiting.get(image.id);
+        if (!entry || !isSettled(image.status)) continue;
+        this.waiting.delete(image.id);
+        if (image.status === 'FAILED') this.finish('failed', { file: entry.file, reason: image.error ?? 'segmentation failed' });
+        else this.finish('imported');
+        entry.resolve();
+      }
+    });
+  }
+
+  private finish(outcome: 'imported' | 'duplicates' | 'failed', failure?: ImportFailure): void {
+    this.progress[outcome] += 1;
+    this.progress.done += 1;
+    if (failure) this.failures.push(failure);
+    this.report();
+  }
+}
+
+async function readHead(file: string): Promise<Buffer> {
+  const handle = await open(file, 'r');
+  try {
+    const head = Buffer.alloc(16);
+    const { bytesRead } = await handle.read(head, 0, 16, 0);
+    return head.subarray(0, bytesRead);
+  } finally {
+    await handle.close();
+  }
+}
+
+async function hashFile(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}

@@ -1,0 +1,114 @@
+/**
+ * A real segcat server for tests: its own database (cloned from the migrated template), its own
+ * DATA_DIR, the real model, listening on a free port; plus small GraphQL-over-HTTP helpers.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { loadConfig } from '../../src/config.js';
+import { startRuntime, type Runtime } from '../../src/runtime.js';
+import { createTestDatabase } from './database.js';
+
+/** The shared test photos (never copied into the repository). */
+export const IMAGES_DIR = path.resolve(import.meta.dirname, '../../../shared/images');
+
+/** A running test server. */
+export interface TestServer {
+  url: string;
+  runtime: Runtime;
+  dataDir: string;
+  /** POSTs a GraphQL operation as JSON. */
+  graphql<T = any>(query: string, variables?: Record<string, unknown>, headers?: Record<string, string>): Promise<GraphQLResponse<T>>;
+  /** POSTs a GraphQL multipart request with files (name → bytes). */
+  upload<T = any>(
+    query: string,
+    files: { variable: string; name: string; data: Buffer | Uint8Array }[],
+    variables?: Record<string, unknown>,
+    headers?: Record<string, string>,
+  ): Promise<GraphQLResponse<T>>;
+  stop(): Promise<void>;
+}
+
+/** A GraphQL response with its HTTP status. */
+export interface GraphQLResponse<T> {
+  status: number;
+  data?: T;
+  errors?: { message: string; extensions?: { code?: string; stacktrace?: unknown } }[];
+}
+
+/** Starts a server; `env` overrides settings (e.g. MAX_UPLOAD_BYTES, SEGCAT_API_KEY). */
+export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
+  const database = await createTestDatabase();
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'segcat-test-'));
+  const config = loadConfig({ DATABASE_URL: database.url, DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'silent', NODE_ENV: 'test', ...env });
+  let runtime: Runtime;
+  try {
+    runtime = await startRuntime(config, { http: true, worker: true });
+  } catch (error) {
+    await database.drop();
+    throw error;
+  }
+  const url = runtime.url!;
+  const post = async (body: BodyInit, headers: Record<string, string>) => {
+    const response = await fetch(`${url}/graphql`, { method: 'POST', body, headers: { 'apollo-require-preflight': 'true', ...headers } });
+    const text = await response.text();
+    try {
+      return { status: response.status, ...JSON.parse(text) };
+    } catch {
+      return { status: response.status, errors: [{ message: text }] };
+    }
+  };
+  return {
+    url,
+    runtime,
+    dataDir,
+    graphql: (query, variables = {}, headers = {}) =>
+      post(JSON.stringify({ query, variables }), { 'content-type': 'application/json', ...headers }),
+    upload: (query, files, variables = {}, headers = {}) => {
+      const form = new FormData();
+      const map: Record<string, string[]> = {};
+      const vars: Record<string, unknown> = { ...variables };
+      files.forEach((file, index) => {
+        map[String(index)] = [`variables.${file.variable}`];
+        setPath(vars, file.variable, null);
+      });
+      form.append('operations', JSON.stringify({ query, variables: vars }));
+      form.append('map', JSON.stringify(map));
+      files.forEach((file, index) => form.append(String(index), new Blob([file.data]), file.name));
+      return post(form, headers);
+    },
+    async stop() {
+      await runtime.close();
+      await database.drop();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Polls an image's status over GraphQL until it is DONE or FAILED (or a minute passes). */
+export async function waitForSettled(server: TestServer, id: string): Promise<string> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const response = await server.graphql(`query($id: ID!) { image(id: $id) { status } }`, { id });
+    const status: string = response.data?.image?.status;
+    if (status === 'DONE' || status === 'FAILED' || Date.now() > deadline) return status;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** Reads a photo from ../shared/images. */
+export function photo(name: string): Promise<Buffer> {
+  return readFile(path.join(IMAGES_DIR, name));
+}
+
+/** Sets `a.b.0` style paths inside variables, as the multipart spec's map does. */
+function setPath(target: Record<string, unknown>, dotted: string, value: unknown): void {
+  const keys = dotted.split('.');
+  let node: any = target;
+  for (const key of keys.slice(0, -1)) {
+    node[key] ??= /^\d+$/.test(keys[keys.indexOf(key) + 1] ?? '') ? [] : {};
+    node = node[key];
+  }
+  node[keys.at(-1)!] = value;
+}
