@@ -14,7 +14,7 @@ import { createHttpApp } from './http/app.js';
 import { installQueue, startWorker } from './jobs/queue.js';
 import { createServices, type Services } from './services/services.js';
 import { FileStore } from './storage/file-store.js';
-import { createVisionEngine } from './vision/vision-engine.js';
+import { createVisionRegistry } from './vision/vision-engine.js';
 
 /** A running segcat process. */
 export interface Runtime {
@@ -56,8 +56,8 @@ export async function startRuntime(config: Config, options: RuntimeOptions): Pro
     const store = new FileStore(config.dataDir);
     const removed = await store.init();
     if (removed > 0) logger.info({ removed }, 'removed temporary files left by an earlier run');
-    const vision = await createVisionEngine(config);
-    cleanups.push(() => vision.close());
+    const models = await createVisionRegistry(config);
+    cleanups.push(() => models.close());
     const database = await openDatabase(config, logger);
     cleanups.push(() => database.close());
     await installQueue(database.url, logger);
@@ -66,7 +66,7 @@ export async function startRuntime(config: Config, options: RuntimeOptions): Pro
     const services = createServices({
       prisma: database.prisma,
       store,
-      vision,
+      models,
       events,
       logger,
       maxUploadBytes: config.maxUploadBytes,
@@ -82,8 +82,8 @@ export async function startRuntime(config: Config, options: RuntimeOptions): Pro
       cleanups.push(() => worker!.stop());
     }
     const runtime: Runtime = { config, logger, database, services, close };
-    if (options.http) runtime.url = await serveHttp(runtime, cleanups, vision.model.name);
-    logger.info({ url: runtime.url, worker: options.worker, model: vision.model.name }, 'segcat started');
+    if (options.http) runtime.url = await serveHttp(runtime, cleanups, models.current.model.name);
+    logger.info({ url: runtime.url, worker: options.worker, model: models.current.model.name }, 'segcat started');
     return runtime;
   } catch (error) {
     await close();

@@ -7,7 +7,7 @@
  */
 import { Prisma } from '../generated/prisma/client.js';
 import type { Extraction, Image, PrismaClient } from '../generated/prisma/client.js';
-import { IMAGE_EVENTS_CHANNEL, SEGMENT_IMAGE_MAX_ATTEMPTS, SEGMENT_IMAGE_TASK } from '../jobs/job-names.js';
+import { IMAGE_EVENTS_CHANNEL, SEGMENT_IMAGE_MAX_ATTEMPTS, SEGMENT_IMAGE_TASK, type SegmentImagePayload } from '../jobs/job-names.js';
 
 /** What is known of an image when it enters the catalogue. */
 export interface NewImage {
@@ -46,6 +46,17 @@ export interface SegmentationRecord {
 
 /** A cut-out about to be recorded. */
 export type NewExtraction = Pick<Extraction, 'segmentId' | 'format' | 'background' | 'path' | 'width' | 'height' | 'bytes'>;
+
+/** A batch and the state of its images. */
+export interface BatchProgress {
+  id: string;
+  source: string;
+  total: number;
+  done: number;
+  failed: number;
+  pending: number;
+  createdAt: Date;
+}
 
 /** Thrown by `create` when another upload of the same bytes won the race. */
 export class DuplicateImageError extends Error {
@@ -96,15 +107,16 @@ export class ImageRepository {
     }
   }
 
-  /** Queues segmentation again (re-segmentation, or an image whose job was lost). */
-  async enqueue(imageIds: string[], batchId?: string): Promise<void> {
+  /** Queues segmentation again (re-segmentation, or an image whose job was lost), optionally with another model. */
+  async enqueue(imageIds: string[], options: { batchId?: string; model?: string } = {}): Promise<void> {
+    const { batchId, model } = options;
     await this.prisma.$transaction(async (tx) => {
       await tx.image.updateMany({
         where: { id: { in: imageIds } },
         data: { status: 'PENDING', error: null, ...(batchId && { batchId }) },
       });
       for (const id of imageIds) {
-        await addSegmentationJob(tx, id);
+        await addSegmentationJob(tx, id, model);
       }
       await notify(tx, imageIds, 'PENDING');
     });
@@ -197,6 +209,33 @@ export class ImageRepository {
     });
   }
 
+  /** Ids of images to re-segment: all of them, or those not segmented by this model and version. */
+  async idsToResegment(filter: { outdatedFor?: { name: string; version: string } }): Promise<string[]> {
+    const outdated = filter.outdatedFor;
+    const rows = await this.prisma.image.findMany({
+      where: outdated
+        ? { OR: [{ modelName: { not: outdated.name } }, { modelVersion: { not: outdated.version } }, { modelName: null }, { status: 'FAILED' }] }
+        : {},
+      select: { id: true },
+      orderBy: { createdAt: 'asc' },
+    });
+    return rows.map((row) => row.id);
+  }
+
+  /** Recent batches with how many of their images are done, failed and still waiting. */
+  async batchProgress(options: { activeOnly: boolean; limit: number; ids?: string[] }): Promise<BatchProgress[]> {
+    return this.prisma.$queryRaw<BatchProgress[]>`
+      SELECT b.id, b.source, b.total, b."createdAt",
+             (count(i.id) FILTER (WHERE i.status = 'DONE'))::int AS done,
+             (count(i.id) FILTER (WHERE i.status = 'FAILED'))::int AS failed,
+             (count(i.id) FILTER (WHERE i.status IN ('PENDING', 'PROCESSING')))::int AS pending
+      FROM "ImportBatch" b LEFT JOIN "Image" i ON i."batchId" = b.id
+      ${options.ids ? Prisma.sql`WHERE b.id = ANY(${options.ids}::uuid[])` : Prisma.empty}
+      GROUP BY b.id
+      ${options.activeOnly ? Prisma.sql`HAVING count(i.id) FILTER (WHERE i.status IN ('PENDING', 'PROCESSING')) > 0` : Prisma.empty}
+      ORDER BY b."createdAt" DESC LIMIT ${options.limit}`;
+  }
+
   /** How many images are in each status. */
   async countByStatus(): Promise<Record<Image['status'], number>> {
     const rows = await this.prisma.image.groupBy({ by: ['status'], _count: { _all: true } });
@@ -212,8 +251,9 @@ type Transaction = Prisma.TransactionClient;
  * Queues a segmentation job inside the caller's transaction. The job key is the image id, so an
  * image has at most one job waiting however often it is queued.
  */
-async function addSegmentationJob(tx: Transaction, imageId: string): Promise<void> {
-  await tx.$executeRaw`SELECT graphile_worker.add_job(${SEGMENT_IMAGE_TASK}, json_build_object('imageId', ${imageId}::text), job_key := ${imageId}::text, max_attempts := ${SEGMENT_IMAGE_MAX_ATTEMPTS}::int)`;
+async function addSegmentationJob(tx: Transaction, imageId: string, model?: string): Promise<void> {
+  const payload: SegmentImagePayload = model ? { imageId, model } : { imageId };
+  await tx.$executeRaw`SELECT graphile_worker.add_job(${SEGMENT_IMAGE_TASK}, ${JSON.stringify(payload)}::json, job_key := ${imageId}::text, max_attempts := ${SEGMENT_IMAGE_MAX_ATTEMPTS}::int)`;
 }
 
 /** Tells waiting uploads (in any process) that these images changed state. */

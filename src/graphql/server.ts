@@ -19,6 +19,7 @@ import { Extraction } from './resolvers/extraction.resolvers.js';
 import { Image } from './resolvers/image.resolvers.js';
 import { Mutation } from './resolvers/mutation.resolvers.js';
 import { Query } from './resolvers/query.resolvers.js';
+import { QueueMutation, QueueQuery, QueueStatus } from './resolvers/queue.resolvers.js';
 import { Segment } from './resolvers/segment.resolvers.js';
 import { DateTime, Upload } from './scalars.js';
 
@@ -36,8 +37,9 @@ export function loadTypeDefs(): string {
 export const resolvers: Resolvers = {
   DateTime,
   Upload,
-  Query,
-  Mutation,
+  Query: { ...Query, ...QueueQuery },
+  Mutation: { ...Mutation, ...QueueMutation },
+  QueueStatus,
   Image,
   Segment,
   Extraction,

@@ -11,6 +11,8 @@ export const SEGMENT_IMAGE_MAX_ATTEMPTS = 5;
 /** Payload of SEGMENT_IMAGE_TASK. */
 export interface SegmentImagePayload {
   imageId: string;
+  /** Model to segment with (a manifest name); the worker's SEGCAT_MODEL when absent. */
+  model?: string;
 }
 
 /** PostgreSQL NOTIFY channel on which every image status change is announced as `{ id, status }`. */

@@ -26,9 +26,10 @@ export async function installQueue(databaseUrl: string, logger: Logger): Promise
 /** Starts a worker; `stop()` on the result lets running jobs finish, then returns. */
 export async function startWorker(options: WorkerOptions): Promise<Runner> {
   const segmentImage: Task = async (payload, helpers) => {
-    const { imageId } = parsePayload(payload);
+    const { imageId, model } = parsePayload(payload);
     await options.segmentation.segmentImage(imageId, {
       lastAttempt: helpers.job.attempts >= helpers.job.max_attempts,
+      model,
     });
   };
   return run({
@@ -43,9 +44,11 @@ export async function startWorker(options: WorkerOptions): Promise<Runner> {
 }
 
 function parsePayload(payload: unknown): SegmentImagePayload {
-  const imageId = (payload as Partial<SegmentImagePayload> | null)?.imageId;
-  if (typeof imageId !== 'string') throw new Error(`invalid ${SEGMENT_IMAGE_TASK} payload: ${JSON.stringify(payload)}`);
-  return { imageId };
+  const { imageId, model } = (payload ?? {}) as Partial<SegmentImagePayload>;
+  if (typeof imageId !== 'string' || (model !== undefined && typeof model !== 'string')) {
+    throw new Error(`invalid ${SEGMENT_IMAGE_TASK} payload: ${JSON.stringify(payload)}`);
+  }
+  return model ? { imageId, model } : { imageId };
 }
 
 /** graphile-worker's logger, writing to pino. */

@@ -81,8 +81,11 @@ export class IngestService {
         }
       }
       if (problems.length > 0) throw new InvalidInputError(`nothing was added: ${problems.join('; ')}`);
+      // Several files uploaded together form a batch, so their progress can be followed as one.
+      const batchId =
+        options.batchId ?? (received.length > 1 ? await this.deps.images.createBatch('upload', received.length) : undefined);
       const results: IngestResult[] = [];
-      for (const item of received) results.push(await this.record(item, options.batchId));
+      for (const item of received) results.push(await this.record(item, batchId));
       for (const [index, result] of results.entries()) {
         this.deps.logger.info(
           { imageId: result.image.id, duplicate: result.duplicate, bytes: received[index]!.temp.bytes, ms: elapsed(started) },

@@ -13,7 +13,8 @@ import { ImageRejectedError, type VisionEngine } from './vision.port.js';
 export interface SegmentationDeps {
   images: ImageRepository;
   store: FileStore;
-  vision: VisionEngine;
+  /** The current model's engine, and others by name. */
+  models: { current: VisionEngine; get(name: string): Promise<VisionEngine> };
   logger: Logger;
 }
 
@@ -29,12 +30,13 @@ export class SegmentationService {
    * once (retrying cannot help); other errors are thrown for the queue to retry, and
    * `lastAttempt` marks the image FAILED when no retry is left.
    */
-  async segmentImage(imageId: string, options: { lastAttempt: boolean }): Promise<SegmentationOutcome> {
-    const { images, vision, logger } = this.deps;
+  async segmentImage(imageId: string, options: { lastAttempt: boolean; model?: string }): Promise<SegmentationOutcome> {
+    const { images, logger } = this.deps;
     const image = await images.findById(imageId);
     if (!image) return 'skipped';
-    const modelName = vision.model.name;
-    if (image.status === 'DONE' && image.modelName === modelName && image.modelVersion === vision.model.version) {
+    const vision = options.model ? await this.deps.models.get(options.model) : this.deps.models.current;
+    // A job delivered again after it completed (a worker died before acknowledging it) has nothing to do.
+    if (image.status === 'DONE' && image.modelName === vision.model.name && image.modelVersion === vision.model.version) {
       return 'skipped';
     }
     await images.markProcessing(imageId);
@@ -42,12 +44,13 @@ export class SegmentationService {
     const written: string[] = [];
     try {
       const result = await vision.segment(this.deps.store.absolute(image.storagePath));
-      const record = await this.writeFiles(image, result, written);
+      const record = await this.writeFiles(vision, image, result, written);
       const replaced = await images.saveSegmentation(imageId, record);
       await this.deps.store.remove(replaced);
       logger.info(
         {
           imageId,
+          model: vision.model.name,
           segments: result.segments.length,
           ms: Math.round(performance.now() - started),
           ...result.timings,
@@ -68,11 +71,12 @@ export class SegmentationService {
 
   /** Writes masks, background and thumbnail; every path written is pushed to `written`. */
   private async writeFiles(
+    vision: VisionEngine,
     image: { id: string; filename: string; sha256: string; storagePath: string },
     result: Awaited<ReturnType<VisionEngine['segment']>>,
     written: string[],
   ) {
-    const { store, vision } = this.deps;
+    const { store } = this.deps;
     // One folder per model, so a re-segmentation never overwrites files the current rows point to.
     const dir = `${store.maskDir(image.id)}/${vision.model.name}`;
     const root = storedMaskRoot(image.filename);

@@ -13,6 +13,8 @@ import { createImageWaiter } from './image-waiter.js';
 import { ImportService } from './import.service.js';
 import { IngestService } from './ingest.service.js';
 import { SegmentationService } from './segmentation.service.js';
+import type { VisionRegistry } from '../vision/vision-engine.js';
+import { QueueService } from './queue.service.js';
 import type { VisionEngine } from './vision.port.js';
 
 /** Everything the transports (GraphQL, CLI, queue) call. */
@@ -24,6 +26,7 @@ export interface Services {
   segmentation: SegmentationService;
   extraction: ExtractionService;
   importer: ImportService;
+  queue: QueueService;
   store: FileStore;
   vision: VisionEngine;
   events: ImageEvents;
@@ -33,7 +36,7 @@ export interface Services {
 export interface ServiceDeps {
   prisma: PrismaClient;
   store: FileStore;
-  vision: VisionEngine;
+  models: VisionRegistry;
   events: ImageEvents;
   logger: Logger;
   maxUploadBytes: number;
@@ -41,7 +44,8 @@ export interface ServiceDeps {
 
 /** Wires the services together. */
 export function createServices(deps: ServiceDeps): Services {
-  const { prisma, store, vision, logger } = deps;
+  const { prisma, store, models, logger } = deps;
+  const vision = models.current;
   const images = new ImageRepository(prisma);
   const search = new SearchRepository(prisma);
   const waiter = createImageWaiter(deps.events, (id) => images.findById(id));
@@ -60,7 +64,8 @@ export function createServices(deps: ServiceDeps): Services {
       events: deps.events,
       createBatch: (total) => images.createBatch('import', total),
     }),
-    segmentation: new SegmentationService({ images, store, vision, logger }),
+    segmentation: new SegmentationService({ images, store, models, logger }),
+    queue: new QueueService(images, models),
     extraction: new ExtractionService({ images, search, store, vision }),
   };
 }

@@ -48,3 +48,34 @@ async function rejecting<T>(work: () => Promise<T>): Promise<T> {
     throw error;
   }
 }
+
+/** The models a process has loaded, by manifest name; the configured one is loaded at start. */
+export interface VisionRegistry {
+  /** The engine of SEGCAT_MODEL. */
+  readonly current: VisionEngine;
+  /** The engine of any model in the manifest, loaded on first use. */
+  get(name: string): Promise<VisionEngine>;
+  close(): Promise<void>;
+}
+
+/** Loads SEGCAT_MODEL now and other models when first asked for. */
+export async function createVisionRegistry(config: Config): Promise<VisionRegistry> {
+  const current = await createVisionEngine(config);
+  const loaded = new Map<string, Promise<VisionEngine & { close(): Promise<void> }>>([[config.model, Promise.resolve(current)]]);
+  return {
+    current,
+    get(name) {
+      let engine = loaded.get(name);
+      if (!engine) {
+        engine = createVisionEngine({ ...config, model: name });
+        // A failed load (unknown or missing model) is not cached, so a later pull can fix it.
+        engine.catch(() => loaded.delete(name));
+        loaded.set(name, engine);
+      }
+      return engine;
+    },
+    async close() {
+      for (const engine of loaded.values()) await (await engine.catch(() => undefined))?.close();
+    },
+  };
+}

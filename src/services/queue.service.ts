@@ -1,0 +1,86 @@
+/**
+ * The queue as users see it: images per status, batches and their progress, and
+ * re-segmentation (with the current model or another one).
+ */
+import type { BatchProgress, ImageRepository } from '../db/image.repository.js';
+import type { VisionRegistry } from '../vision/vision-engine.js';
+import { checkId } from './catalogue.service.js';
+import { InvalidInputError } from './errors.js';
+
+export type { BatchProgress };
+
+/** Images per status. */
+export interface QueueCounts {
+  pending: number;
+  processing: number;
+  done: number;
+  failed: number;
+}
+
+/** Which images to segment again, and with which model. */
+export interface ResegmentRequest {
+  ids?: string[] | null;
+  all?: boolean | null;
+  outdated?: boolean | null;
+  /** Manifest name; the current model when absent. */
+  model?: string | null;
+}
+
+/** Largest number of batches listed at once. */
+const MAX_BATCHES = 100;
+
+/** Queue state and re-segmentation. */
+export class QueueService {
+  constructor(
+    private readonly images: ImageRepository,
+    private readonly models: Pick<VisionRegistry, 'current' | 'get'>,
+  ) {}
+
+  /** Images per status. */
+  async counts(): Promise<QueueCounts> {
+    const counts = await this.images.countByStatus();
+    return { pending: counts.PENDING, processing: counts.PROCESSING, done: counts.DONE, failed: counts.FAILED };
+  }
+
+  /** Recent batches, newest first. */
+  async batches(options: { active?: boolean | null; first?: number | null }): Promise<BatchProgress[]> {
+    const first = options.first ?? 20;
+    if (!Number.isInteger(first) || first < 1 || first > MAX_BATCHES) {
+      throw new InvalidInputError(`first must be between 1 and ${MAX_BATCHES}, got ${first}`);
+    }
+    return this.images.batchProgress({ activeOnly: options.active ?? false, limit: first });
+  }
+
+  /**
+   * Queues images for segmentation again. Exactly one of `ids`, `all` and `outdated` says which.
+   * The worker replaces each image's segments with the new model's in one transaction, so
+   * results of two models are never mixed.
+   */
+  async resegment(request: ResegmentRequest): Promise<{ batch: BatchProgress; queued: number }> {
+    const chosen = [request.ids && request.ids.length > 0, request.all === true, request.outdated === true].filter(Boolean);
+    if (chosen.length !== 1) {
+      throw new InvalidInputError('say which images to re-segment: exactly one of ids, all: true or outdated: true');
+    }
+    const modelName = request.model ?? this.models.current.model.name;
+    const engine = await this.models.get(modelName).catch((error: unknown) => {
+      throw new InvalidInputError(`model ${JSON.stringify(modelName)} cannot be used: ${error instanceof Error ? error.message : String(error)}`);
+    });
+    const ids = request.ids?.length
+      ? await this.existingIds(request.ids.map(checkId))
+      : await this.images.idsToResegment({ outdatedFor: request.outdated ? engine.model : undefined });
+    const batchId = await this.images.createBatch('resegment', ids.length);
+    // Queued in chunks so that a whole catalogue does not become one huge transaction.
+    for (let start = 0; start < ids.length; start += 500) {
+      await this.images.enqueue(ids.slice(start, start + 500), { batchId, model: request.model ?? undefined });
+    }
+    const [batch] = await this.images.batchProgress({ activeOnly: false, limit: 1, ids: [batchId] });
+    return { batch: batch!, queued: ids.length };
+  }
+
+  private async existingIds(ids: string[]): Promise<string[]> {
+    const found = new Set((await this.images.findByIds(ids)).map((image) => image.id));
+    const missing = ids.filter((id) => !found.has(id));
+    if (missing.length > 0) throw new InvalidInputError(`no image with id ${missing.join(', ')}`);
+    return ids;
+  }
+}
