@@ -5,6 +5,7 @@ import { Command, CommanderError } from 'commander';
 import { registerExtractCommand } from './extract.command.js';
 import { registerImportCommand } from './import.command.js';
 import { registerModelsCommand } from './models.command.js';
+import { registerResegmentCommand } from './resegment.command.js';
 import { registerSegmentCommand } from './segment.command.js';
 import { registerServeCommands } from './serve.command.js';
 import { registerThumbnailsCommand } from './thumbnails.command.js';
@@ -19,6 +20,7 @@ export async function main(argv: string[]): Promise<number> {
   registerExtractCommand(program);
   registerImportCommand(program);
   registerModelsCommand(program);
+  registerResegmentCommand(program);
   registerSegmentCommand(program);
   registerServeCommands(program);
   registerThumbnailsCommand(program);

@@ -4,6 +4,9 @@
  */
 import type { ImportProgress } from '../services/import.service.js';
 
+/** What a progress line shows. */
+export type ProgressCounts = Pick<ImportProgress, 'total' | 'done' | 'failed'>;
+
 const BAR_WIDTH = 28;
 const PLAIN_INTERVAL_MS = 5000;
 
@@ -17,7 +20,7 @@ export function formatDuration(seconds: number): string {
 }
 
 /** One line describing progress: bar (when wanted), counts, rate, ETA and failures. */
-export function progressLine(progress: ImportProgress, elapsedMs: number, bar: boolean): string {
+export function progressLine(progress: ProgressCounts, elapsedMs: number, bar: boolean): string {
   const rate = progress.done / Math.max(elapsedMs / 1000, 0.001);
   const remaining = progress.total - progress.done;
   const eta = rate > 0 ? remaining / rate : Number.POSITIVE_INFINITY;
@@ -38,9 +41,9 @@ export function createProgressReporter(stream: NodeJS.WriteStream) {
   const started = performance.now();
   const live = stream.isTTY === true;
   let lastPlain = 0;
-  let last: ImportProgress | undefined;
+  let last: ProgressCounts | undefined;
   return {
-    update(progress: ImportProgress) {
+    update(progress: ProgressCounts) {
       last = progress;
       const elapsed = performance.now() - started;
       if (live) {

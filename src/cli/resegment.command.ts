@@ -1,0 +1,50 @@
+/**
+ * `segcat resegment`: run a model again over chosen images (or all, or those a model has not
+ * seen), replacing their segments. This is how the catalogue moves to a new default model.
+ */
+import type { Command } from 'commander';
+import { loadConfig } from '../config.js';
+import { createProgressReporter } from './progress.js';
+
+const POLL_MS = 1000;
+
+/** Adds `resegment` to the program. */
+export function registerResegmentCommand(program: Command): void {
+  program
+    .command('resegment')
+    .description('segment images again, with the configured model or another one, replacing their segments')
+    .argument('[ids...]', 'image ids (or use --all / --outdated)')
+    .option('--all', 'every image in the catalogue')
+    .option('--outdated', 'every image not yet segmented by the model and its current version')
+    .option('--model <name>', 'model from models/manifest.json (default: SEGCAT_MODEL)')
+    .option('--no-wait', 'queue the work and return; running workers will do it')
+    .addHelpText('after', `
+Switching the catalogue to another model:
+  npx segcat models pull                                  # make sure its weights are here
+  SEGCAT_MODEL=yolov8n-seg-uint8 npx segcat resegment --outdated
+  SEGCAT_MODEL=yolov8n-seg-uint8 npm start                # serve and segment new uploads with it`)
+    .action(async (ids: string[], options: { all?: boolean; outdated?: boolean; model?: string; wait: boolean }) => {
+      const { startRuntime } = await import('../runtime.js');
+      const runtime = await startRuntime(loadConfig(), { http: false, worker: options.wait });
+      try {
+        const { queue } = runtime.services;
+        const { batch, queued } = await queue.resegment({ ids, all: options.all, outdated: options.outdated, model: options.model });
+        process.stderr.write(`queued ${queued} image${queued === 1 ? '' : 's'} (batch ${batch.id})\n`);
+        if (!options.wait || queued === 0) return;
+        const reporter = createProgressReporter(process.stderr);
+        for (;;) {
+          const [state] = await runtime.services.images.batchProgress({ activeOnly: false, limit: 1, ids: [batch.id] });
+          const done = state!.done + state!.failed;
+          reporter.update({ total: queued, done, failed: state!.failed });
+          if (state!.pending === 0) break;
+          await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+        }
+        reporter.finish();
+        const [final] = await runtime.services.images.batchProgress({ activeOnly: false, limit: 1, ids: [batch.id] });
+        process.stdout.write(`re-segmented ${final!.done}, failed ${final!.failed}\n`);
+        process.exitCode = final!.failed > 0 ? 1 : 0;
+      } finally {
+        await runtime.close();
+      }
+    });
+}
