@@ -46,7 +46,9 @@ export class SegmentationService {
       const result = await vision.segment(this.deps.store.absolute(image.storagePath));
       const record = await this.writeFiles(vision, image, result, written);
       const replaced = await images.saveSegmentation(imageId, record);
-      await this.deps.store.remove(replaced);
+      // A different model's folder held only the replaced masks.
+      const oldModelDir = image.modelName && image.modelName !== vision.model.name ? [this.maskDirFor(image.id, image.modelName)] : [];
+      await this.deps.store.remove([...replaced, ...oldModelDir]);
       logger.info(
         {
           imageId,
@@ -69,6 +71,10 @@ export class SegmentationService {
     }
   }
 
+  private maskDirFor(imageId: string, modelName: string): string {
+    return `${this.deps.store.maskDir(imageId)}/${modelName}`;
+  }
+
   /** Writes masks, background and thumbnail; every path written is pushed to `written`. */
   private async writeFiles(
     vision: VisionEngine,
@@ -78,7 +84,7 @@ export class SegmentationService {
   ) {
     const { store } = this.deps;
     // One folder per model, so a re-segmentation never overwrites files the current rows point to.
-    const dir = `${store.maskDir(image.id)}/${vision.model.name}`;
+    const dir = this.maskDirFor(image.id, vision.model.name);
     const root = storedMaskRoot(image.filename);
     const segments: NewSegment[] = [];
     for (const segment of result.segments) {

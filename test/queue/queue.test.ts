@@ -1,0 +1,156 @@
+/**
+ * The segmentation queue with real workers: several processes' worth of runtimes on one
+ * database, failing jobs, imports and re-segmentation with the other model.
+ */
+import { mkdtemp, readdir, rm, truncate, writeFile, copyFile, mkdir } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Readable, Writable } from 'node:stream';
+import { pino } from 'pino';
+import sharp from 'sharp';
+import { loadConfig } from '../../src/config.js';
+import { startRuntime, type Runtime } from '../../src/runtime.js';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { IMAGES_DIR, photo } from '../support/server.js';
+
+let database: TestDatabase;
+let dataDir: string;
+const runtimes: Runtime[] = [];
+
+beforeEach(async () => {
+  database = await createTestDatabase();
+  dataDir = await mkdtemp(path.join(os.tmpdir(), 'segcat-queue-'));
+});
+
+afterEach(async () => {
+  for (const runtime of runtimes.splice(0)) await runtime.close();
+  await database.drop();
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+/** A runtime on the test database; `segmented` collects the ids its worker segmented. */
+async function start(options: { worker: boolean; env?: Record<string, string> }) {
+  const segmented: string[] = [];
+  const sink = new Writable({
+    write(chunk, _encoding, callback) {
+      for (const line of String(chunk).split('\n').filter(Boolean)) {
+        const entry = JSON.parse(line) as { msg?: string; imageId?: string };
+        if (entry.msg === 'image segmented' && entry.imageId) segmented.push(entry.imageId);
+      }
+      callback();
+    },
+  });
+  const config = loadConfig({ DATABASE_URL: database.url, DATA_DIR: dataDir, SEGCAT_WORKER_CONCURRENCY: '1', ...options.env });
+  const runtime = await startRuntime(config, { http: false, worker: options.worker, logger: pino({ level: 'info' }, sink) });
+  runtimes.push(runtime);
+  return { runtime, segmented };
+}
+
+/** Distinct images made from the shared photos (crops, flips, scales), so their hashes differ. */
+async function variants(count: number): Promise<Buffer[]> {
+  const sources = await Promise.all(['dog.jpg', 'horses.jpg', 'person.jpg', 'giraffe.jpg'].map(photo));
+  const out: Buffer[] = [];
+  for (let i = 0; i < count; i += 1) {
+    const source = sharp(sources[i % sources.length]);
+    const { width = 640, height = 480 } = await source.metadata();
+    const crop = 1 - (i % 5) * 0.04;
+    out.push(
+      await sharp(sources[i % sources.length])
+        .extract({ left: i % 7, top: i % 3, width: Math.round(width * crop) - 7, height: Math.round(height * crop) - 3 })
+        .flop(i % 2 === 1)
+        .jpeg({ quality: 85 })
+        .toBuffer(),
+    );
+  }
+  return out;
+}
+
+async function waitUntil(check: () => Promise<boolean>, what: string): Promise<void> {
+  const deadline = Date.now() + 90_000;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+it('two workers on one database process disjoint jobs, every image exactly once', async () => {
+  const first = await start({ worker: true });
+  const second = await start({ worker: true });
+  const producer = await start({ worker: false });
+  const ids: string[] = [];
+  for (const [index, data] of (await variants(16)).entries()) {
+    const result = await producer.runtime.services.ingest.ingest({ filename: `v${index}.jpg`, stream: Readable.from(data) }, { wait: false });
+    expect(result.image.status).toBe('PENDING');
+    ids.push(result.image.id);
+  }
+  await waitUntil(async () => (await producer.runtime.services.queue.counts()).done === ids.length, 'all images DONE');
+  const all = [...first.segmented, ...second.segmented];
+  expect(new Set(all).size).toBe(all.length);
+  expect([...all].sort()).toEqual([...ids].sort());
+  expect(first.segmented.length).toBeGreaterThan(0);
+  expect(second.segmented.length).toBeGreaterThan(0);
+});
+
+it('marks an image whose file turns out corrupt FAILED with a reason, and goes on with the rest', async () => {
+  const producer = await start({ worker: false });
+  const [good, bad] = await variants(2);
+  const kept = await producer.runtime.services.ingest.ingest({ filename: 'good.jpg', stream: Readable.from(good!) }, { wait: false });
+  const broken = await producer.runtime.services.ingest.ingest({ filename: 'bad.jpg', stream: Readable.from(bad!) }, { wait: false });
+  // Damage the stored original after it was accepted, as a failing disk would.
+  await truncate(path.join(dataDir, broken.image.storagePath), 2000);
+  await start({ worker: true });
+  const { images } = producer.runtime.services;
+  await waitUntil(async () => (await images.findByIds([kept.image.id, broken.image.id])).every((i) => i.status === 'DONE' || i.status === 'FAILED'), 'both settled');
+  const [failed] = await images.findByIds([broken.image.id]);
+  expect(failed!.status).toBe('FAILED');
+  expect(failed!.error).toMatch(/corrupt|truncated|premature|bad\.jpg|segmentation failed/i);
+  const [done] = await images.findByIds([kept.image.id]);
+  expect(done!.status).toBe('DONE');
+  const masks = await readdir(path.join(dataDir, 'masks')).catch(() => []);
+  expect(masks).not.toContain(broken.image.id);
+});
+
+it('imports a folder; a second import adds nothing; a corrupt file is reported and the rest go in', async () => {
+  const folder = await mkdtemp(path.join(os.tmpdir(), 'segcat-import-'));
+  try {
+    await mkdir(path.join(folder, 'nested'));
+    for (const name of ['eagle.jpg', 'giraffe.jpg']) await copyFile(path.join(IMAGES_DIR, name), path.join(folder, name));
+    // Picked by content: no extension, and a nested folder.
+    await copyFile(path.join(IMAGES_DIR, 'dog.jpg'), path.join(folder, 'nested', 'dog-without-extension'));
+    await writeFile(path.join(folder, 'notes.txt'), 'not an image');
+    await writeFile(path.join(folder, 'broken.jpg'), (await photo('horses.jpg')).subarray(0, 3000));
+    const { runtime } = await start({ worker: true });
+    const { importer } = runtime.services;
+    const files = await importer.findImages([folder]);
+    expect(files.map((file) => path.relative(folder, file)).sort()).toEqual(['broken.jpg', 'eagle.jpg', 'giraffe.jpg', 'nested/dog-without-extension']);
+    const first = await importer.importFiles(files, () => undefined);
+    expect(first).toMatchObject({ total: 4, imported: 3, duplicates: 0, failed: 1 });
+    expect(first.failures[0]!.file).toMatch(/broken\.jpg$/);
+    expect(first.failures[0]!.reason).toMatch(/corrupt|truncated/i);
+    const second = await importer.importFiles(files, () => undefined);
+    expect(second).toMatchObject({ total: 4, imported: 0, duplicates: 3, failed: 1 });
+    expect((await runtime.services.queue.counts()).done).toBe(3);
+  } finally {
+    await rm(folder, { recursive: true, force: true });
+  }
+});
+
+it('re-segments with the other model: segments replaced, model recorded, old files gone', async () => {
+  const { runtime } = await start({ worker: true });
+  const { image } = await runtime.services.ingest.ingest({ filename: 'horses.jpg', stream: Readable.from(await photo('horses.jpg')) }, { wait: true });
+  expect(image.modelName).toBe('yolo11n-seg-uint8');
+  const [before = []] = await runtime.services.search.segmentsOfImages([image.id]);
+  const { batch, queued } = await runtime.services.queue.resegment({ ids: [image.id], model: 'yolov8n-seg-uint8' });
+  expect(queued).toBe(1);
+  await waitUntil(async () => (await runtime.services.images.batchProgress({ activeOnly: false, limit: 1, ids: [batch.id] }))[0]!.pending === 0, 'resegmentation');
+  const [after] = await runtime.services.images.findByIds([image.id]);
+  expect(after).toMatchObject({ status: 'DONE', modelName: 'yolov8n-seg-uint8' });
+  const [segments = []] = await runtime.services.search.segmentsOfImages([image.id]);
+  expect(segments.filter((segment) => segment.label === 'horse').length).toBeGreaterThanOrEqual(3);
+  const beforeIds = new Set(before.map((segment) => segment.id));
+  expect(segments.some((segment) => beforeIds.has(segment.id))).toBe(false);
+  expect(segments.every((segment) => segment.maskPath.includes('/yolov8n-seg-uint8/'))).toBe(true);
+  expect(await readdir(path.join(dataDir, 'masks', image.id))).toEqual(['yolov8n-seg-uint8']);
+  const outdated = await runtime.services.queue.resegment({ outdated: true, model: 'yolov8n-seg-uint8' });
+  expect(outdated.queued).toBe(0);
+});
