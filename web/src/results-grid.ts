@@ -60,6 +60,8 @@ export class ResultsGrid {
     } catch (error) {
       if (generation !== this.generation) return;
       this.hasNextPage = false;
+      // A class the model does not know is the searcher's slip, not a failure: say what to type.
+      if (error instanceof ApiError && error.code === 'BAD_USER_INPUT') return this.setStatus(capitalise(error.message), 'empty');
       const message = error instanceof ApiError ? error.message : 'something went wrong';
       this.setStatus(`Could not load images: ${message}.`, 'error');
       this.status.append(' ', h('button', { type: 'button', text: 'Try again', onclick: () => void this.refresh() }));
@@ -101,4 +103,8 @@ export class ResultsGrid {
     const { top } = this.sentinel.getBoundingClientRect();
     return top < window.innerHeight + Number.parseInt(PREFETCH_MARGIN, 10);
   }
+}
+
+function capitalise(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
 }
