@@ -9,4 +9,7 @@ export default {
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   testMatch: ['<rootDir>/test/**/*.test.ts'],
   testTimeout: 120_000,
+  // One PostgreSQL and one migrated template for the whole run (test/support/database.ts).
+  globalSetup: '<rootDir>/test/support/database-global-setup.ts',
+  globalTeardown: '<rootDir>/test/support/database-global-teardown.ts',
 };

@@ -155,7 +155,7 @@ async function initialise(binaries: Binaries, pgData: string, password: string, 
   await fs.mkdir(pgData, { recursive: true, mode: 0o700 });
   if (runAs.uid !== undefined) {
     await fs.chown(pgData, runAs.uid, runAs.gid!);
-    await assertReachable(pgData, runAs.uid);
+    await makeReachable(pgData, runAs.uid, runAs.gid!);
   }
   const pwFile = path.join(path.dirname(pgData), `.initdb-pw-${randomBytes(6).toString('hex')}`);
   await fs.writeFile(pwFile, `${password}\n`, { mode: 0o600 });
@@ -177,16 +177,24 @@ async function initialise(binaries: Binaries, pgData: string, password: string, 
   }
 }
 
-/** Every directory above the cluster must be searchable by the postgres user, or initdb fails obscurely. */
-async function assertReachable(dir: string, uid: number): Promise<void> {
-  for (let parent = path.dirname(dir); parent !== path.dirname(parent); parent = path.dirname(parent)) {
-    const stat = await fs.stat(parent);
-    if (stat.uid !== uid && (stat.mode & 0o001) === 0) {
-      throw new Error(
-        `the postgres user cannot reach ${dir}: ${parent} is not searchable by others; ` +
-          'chmod o+x it or choose another DATA_DIR',
-      );
+/**
+ * The postgres user must be able to search every directory above the cluster, or initdb fails
+ * obscurely. DATA_DIR itself is handed to that user when it is private (mkdtemp makes 0700 ones);
+ * directories above it are not ours to change, so those get an error saying what to do.
+ */
+async function makeReachable(pgData: string, uid: number, gid: number): Promise<void> {
+  const dataDir = path.dirname(pgData);
+  for (let dir = dataDir; dir !== path.dirname(dir); dir = path.dirname(dir)) {
+    const stat = await fs.stat(dir);
+    if (stat.uid === uid || (stat.mode & 0o001) !== 0) continue;
+    if (dir === dataDir) {
+      await fs.chown(dir, uid, gid);
+      continue;
     }
+    throw new Error(
+      `the postgres user cannot reach ${pgData}: ${dir} is not searchable by others; ` +
+        'chmod o+x it or choose another DATA_DIR',
+    );
   }
 }
 
