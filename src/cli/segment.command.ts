@@ -6,17 +6,11 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { mkdir, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { loadConfig } from '../config.js';
-import { maskRoot } from '../vision/mask-filename.js';
-import { writeMaskFiles, type MaskFileSet } from '../vision/mask-files.js';
-import { createSegmenter, type Segmenter } from '../vision/segmenter.js';
+import { segmentFiles, type BatchOutcome } from '../vision/batch.js';
+import { createSegmenter } from '../vision/segmenter.js';
 
 /** Extensions picked up when a directory is given (explicitly named files are always tried). */
 const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.gif', '.avif', '.tif', '.tiff']);
-
-/** Images being decoded or post-processed while another runs through the model. */
-const PIPELINE_DEPTH = 2;
-
-type Outcome = { file: string; width: number; height: number; masks: MaskFileSet } | { file: string; error: string };
 
 function parseScore(value: string): number {
   const score = Number(value);
@@ -34,16 +28,6 @@ async function expandInputs(inputs: string[]): Promise<string[]> {
     } else files.push(input);
   }
   return files;
-}
-
-async function segmentFile(segmenter: Segmenter, file: string, outDir: string, minScore: number | undefined): Promise<Outcome> {
-  try {
-    const result = await segmenter.segment(file, minScore === undefined ? {} : { minScore });
-    const masks = await writeMaskFiles(result, maskRoot(file), outDir);
-    return { file, width: result.width, height: result.height, masks };
-  } catch (error) {
-    return { file, error: error instanceof Error ? error.message : String(error) };
-  }
 }
 
 /** Adds `segment` to the program. */
@@ -71,29 +55,19 @@ Examples:
       if (files.length === 0) throw new Error(`no images found in ${args.slice(0, -1).join(', ')}`);
       await mkdir(outDir, { recursive: true });
       const segmenter = await createSegmenter(loadConfig());
-      const outcomes: Outcome[] = [];
+      const segmentOptions = options.minScore === undefined ? {} : { minScore: options.minScore };
+      let outcomes: BatchOutcome[];
       try {
-        // Keep the next image decoding while the current one is in the model, but report in order.
-        const running: Promise<Outcome>[] = [];
-        const startNext = () => {
-          const file = files[running.length];
-          if (file !== undefined) running.push(segmentFile(segmenter, file, outDir, options.minScore));
-        };
-        for (let i = 0; i < PIPELINE_DEPTH; i++) startNext();
-        for (let i = 0; i < files.length; i++) {
-          const outcome = await running[i]!;
-          startNext();
-          outcomes.push(outcome);
+        outcomes = await segmentFiles(segmenter, files, outDir, { segment: segmentOptions }, (outcome) => {
           if ('error' in outcome) {
             // Image errors already start with the file's name.
             const reason = outcome.error.startsWith(outcome.file) ? outcome.error : `${outcome.file}: ${outcome.error}`;
             process.stderr.write(`segcat: ${reason}\n`);
-          }
-          else if (!options.json) {
+          } else if (!options.json) {
             const paths = [...outcome.masks.objects.map((m) => m.path), outcome.masks.background.path];
             process.stdout.write(`${paths.join('\n')}\n`);
           }
-        }
+        });
       } finally {
         await segmenter.close();
       }

@@ -132,7 +132,8 @@ export async function decodeLetterboxed(
   try {
     const rgb = await sharp(input, { autoOrient: true, failOn: 'error', limitInputPixels: maxPixels })
       .flatten({ background: grey })
-      .resize(letterbox.resizedWidth, letterbox.resizedHeight, { fit: 'fill' })
+      // Ultralytics letterboxes with bilinear interpolation; matching it keeps inputs like training's.
+      .resize(letterbox.resizedWidth, letterbox.resizedHeight, { fit: 'fill', kernel: 'linear' })
       .extend({ top: letterbox.padTop, bottom: letterbox.padBottom, left: letterbox.padLeft, right: letterbox.padRight, background: grey })
       .toColourspace('srgb')
       .raw({ depth: 'uchar' })
@@ -201,36 +202,65 @@ export interface EncodedImage {
   height: number;
 }
 
+function checkCutoutOptions(options: CutoutOptions): void {
+  if (options.format === 'jpeg' && options.background === 'transparent') {
+    throw new RangeError('a transparent cut-out needs PNG or WebP (JPEG has no alpha); use background "white" for JPEG');
+  }
+}
+
+/** Turns the RGB pixels of a mask's box into the encoded cut-out. */
+async function finishCutout(rgb: Buffer, mask: BoxMask, options: CutoutOptions): Promise<EncodedImage> {
+  const { width, height } = mask.box;
+  // sharp orders operations itself (alpha removal after channel joins, flatten before them), so
+  // each step that must follow another gets its own pass over the small, decoded crop.
+  const alpha = Buffer.from(mask.data.buffer, mask.data.byteOffset, mask.data.length);
+  let cut = sharp(rgb, { raw: { width, height, channels: 3 } }).joinChannel(alpha, { raw: { width, height, channels: 1 } });
+  if (options.background === 'white') {
+    const rgba = await cut.raw().toBuffer();
+    cut = sharp(rgba, { raw: { width, height, channels: 4 } }).flatten({ background: '#ffffff' });
+  }
+  // Level 3: cut-outs are written once and served often, but level 6+ doubles the time for ~5% less.
+  const encoded = options.format === 'png' ? cut.png({ compressionLevel: 3 })
+    : options.format === 'webp' ? cut.webp({ quality: 90, alphaQuality: 100 })
+    : cut.jpeg({ quality: 90 });
+  return { data: await encoded.toBuffer(), width, height };
+}
+
+function cropRegion(box: Box) {
+  return { left: box.x, top: box.y, width: box.width, height: box.height };
+}
+
 /**
  * The object alone, cropped to its mask's box: pixels outside the mask are clear (or white).
  * Throws RangeError for a transparent JPEG, which cannot exist.
  */
 export async function extractCutout(image: ImageInput, mask: BoxMask, options: CutoutOptions): Promise<EncodedImage> {
-  if (options.format === 'jpeg' && options.background === 'transparent') {
-    throw new RangeError('a transparent cut-out needs PNG or WebP (JPEG has no alpha); use background "white" for JPEG');
-  }
-  const { x, y, width, height } = mask.box;
-  const raw = { width, height, channels: 3 } as const;
-  // sharp orders operations itself (alpha removal after channel joins, flatten before them), so
-  // each step that must follow another gets its own pass; the passes after the first are on the
-  // small, already-decoded crop.
+  checkCutoutOptions(options);
   const rgb = await sharp(image, { autoOrient: true })
-    .extract({ left: x, top: y, width, height })
+    .extract(cropRegion(mask.box))
     .removeAlpha()
     .toColourspace('srgb')
     .raw({ depth: 'uchar' })
     .toBuffer();
-  const alpha = Buffer.from(mask.data.buffer, mask.data.byteOffset, mask.data.length);
-  let cut = sharp(rgb, { raw }).joinChannel(alpha, { raw: { width, height, channels: 1 } });
-  if (options.background === 'white') {
-    const rgba = await cut.raw().toBuffer();
-    cut = sharp(rgba, { raw: { width, height, channels: 4 } }).flatten({ background: '#ffffff' });
-  }
-  const encoded = options.format === 'png' ? cut.png({ compressionLevel: 6 })
-    : options.format === 'webp' ? cut.webp({ quality: 90, alphaQuality: 100 })
-    : cut.jpeg({ quality: 90 });
-  const data = await encoded.toBuffer();
-  return { data, width, height };
+  return finishCutout(rgb, mask, options);
+}
+
+/**
+ * Several cut-outs from one image, decoding it once (much cheaper per segment than extractCutout
+ * in a loop when an image has many objects, or many megapixels).
+ */
+export async function extractCutouts(image: ImageInput, masks: readonly BoxMask[], options: CutoutOptions): Promise<EncodedImage[]> {
+  checkCutoutOptions(options);
+  if (masks.length <= 1) return Promise.all(masks.map((mask) => extractCutout(image, mask, options)));
+  const { data, info } = await sharp(image, { autoOrient: true })
+    .removeAlpha()
+    .toColourspace('srgb')
+    .raw({ depth: 'uchar' })
+    .toBuffer({ resolveWithObject: true });
+  const raw = { width: info.width, height: info.height, channels: 3 } as const;
+  return Promise.all(
+    masks.map(async (mask) => finishCutout(await sharp(data, { raw }).extract(cropRegion(mask.box)).raw().toBuffer(), mask, options)),
+  );
 }
 
 /** Options of renderOverlay. */

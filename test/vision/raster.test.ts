@@ -2,7 +2,7 @@ import { deflateSync, crc32 } from 'node:zlib';
 import sharp from 'sharp';
 import { readFile } from 'node:fs/promises';
 import {
-  encodeMaskPng, extractCutout, InvalidImageError, makeThumbnail, readBoxMask, renderOverlay, validateImage,
+  encodeMaskPng, extractCutout, extractCutouts, InvalidImageError, makeThumbnail, readBoxMask, renderOverlay, validateImage,
 } from '../../src/vision/raster.js';
 import type { Segmenter } from '../../src/vision/segmenter.js';
 import type { DetectedSegment } from '../../src/vision/types.js';
@@ -117,6 +117,18 @@ describe('raster work on real segments', () => {
       let wrong = 0;
       for (let i = 0; i < alpha.length; i++) if (alpha[i] !== dog.mask.data[i]) wrong++;
       expect(wrong).toBe(0);
+    }
+  });
+
+  it('cuts several objects from one decode, pixel for pixel as one at a time', async () => {
+    const { segments } = await segmenter.segment(photo('dog'));
+    expect(segments.length).toBeGreaterThanOrEqual(3);
+    const masks = segments.map((s) => s.mask);
+    const together = await extractCutouts(photo('dog'), masks, { background: 'transparent', format: 'png' });
+    for (const [i, mask] of masks.entries()) {
+      const alone = await extractCutout(photo('dog'), mask, { background: 'transparent', format: 'png' });
+      const [a, b] = await Promise.all([alone, together[i]!].map((c) => sharp(c.data).raw().toBuffer()));
+      expect(a!.equals(b!)).toBe(true);
     }
   });
 
