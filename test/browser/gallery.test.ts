@@ -67,6 +67,8 @@ describe('web gallery', () => {
     await page.waitForFunction(() => document.querySelector('.queue-item')?.getAttribute('data-state') === 'done');
     await expect(again.getAttribute('data-duplicate')).resolves.toBe('true');
     await expect(again.locator('.queue-status').textContent()).resolves.toMatch(/duplicate/);
+    await page.getByRole('button', { name: 'Clear finished uploads' }).click();
+    await expect(page.locator('.queue-item').count()).resolves.toBe(0);
   });
 
   it('suggests classes with counts and finds only the dog for "dog"', async () => {
@@ -117,8 +119,32 @@ describe('web gallery', () => {
 
   it('fits a phone-sized screen without sideways scrolling', async () => {
     await page.keyboard.press('Escape');
+    // Closing the dialog hands focus back to the picture that opened it.
+    await expect(page.evaluate(() => document.activeElement?.querySelector('img')?.alt)).resolves.toBe('dog.jpg');
     await page.setViewportSize({ width: 390, height: 844 });
     await expect(page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).resolves.toBe(true);
     await shot('phone');
+  });
+
+  it('pages through the newest images with the cursor as the grid scrolls', async () => {
+    // One image per page, so two photos take two pages and the second needs the first's cursor.
+    const afters: unknown[] = [];
+    await page.route(`${server.url}/graphql`, (route) => {
+      const body = route.request().postDataJSON();
+      if (body?.query?.includes('query Gallery')) {
+        afters.push(body.variables.after);
+        return route.continue({ postData: JSON.stringify({ ...body, variables: { ...body.variables, first: 1 } }) });
+      }
+      return route.continue();
+    });
+    await page.goto(server.url);
+    await page.locator('#grid img').nth(1).waitFor();
+    await page.locator('#more').scrollIntoViewIfNeeded();
+    await page.waitForFunction(() => !document.querySelector('#more.loading'));
+    const alts = await page.locator('#grid img').evaluateAll((images) => images.map((image) => image.getAttribute('alt')));
+    expect(alts.sort()).toEqual(['dog.jpg', 'eagle.jpg']);
+    expect(afters.length).toBeGreaterThanOrEqual(2);
+    expect(afters[0]).toBeNull();
+    expect(afters.slice(1).every((after) => typeof after === 'string')).toBe(true);
   });
 });

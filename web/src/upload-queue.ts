@@ -20,7 +20,9 @@ interface Entry {
 /** The upload area and its queue, wired to the page's markup. */
 export class UploadQueue {
   private readonly list = required<HTMLUListElement>('#queue');
+  private readonly clear = required<HTMLButtonElement>('#clear-queue');
   private readonly waiting: Entry[] = [];
+  private entries: Entry[] = [];
   private running = 0;
 
   /**
@@ -35,6 +37,11 @@ export class UploadQueue {
     input.addEventListener('change', () => {
       this.add([...(input.files ?? [])]);
       input.value = '';
+    });
+    this.clear.addEventListener('click', () => {
+      for (const entry of this.entries.filter((candidate) => isSettled(candidate.state))) entry.row.remove();
+      this.entries = this.entries.filter((entry) => !isSettled(entry.state));
+      this.clear.hidden = true;
     });
     const drop = required<HTMLDivElement>('#drop');
     // The whole page takes drops, so nobody has to aim; the drop zone shows that it will.
@@ -62,6 +69,7 @@ export class UploadQueue {
       this.list.prepend(entry.row);
       this.render(entry);
       this.waiting.push(entry);
+      this.entries.push(entry);
     }
     this.pump();
   }
@@ -114,6 +122,7 @@ export class UploadQueue {
   private set(entry: Entry, state: QueueState): void {
     entry.state = state;
     this.render(entry);
+    if (isSettled(state)) this.clear.hidden = false;
   }
 
   private render({ file, state, row }: Entry): void {
