@@ -35,6 +35,7 @@ export function registerSegmentCommand(program: Command): void {
   program
     .command('segment')
     .description("find objects in images and write the recipe's mask PNGs (one per object, plus the background)")
+    .usage('[options] <image...|dir> <outdir>')
     .argument('<inputs...>', 'image files and/or directories of images, then the output directory')
     .option('--min-score <score>', 'drop objects scoring below this (0..1; default SEGCAT_MIN_SCORE or 0.25)', parseScore)
     .option('--json', 'print one JSON document describing everything instead of one path per line')

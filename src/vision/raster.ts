@@ -70,7 +70,8 @@ async function inspectHeader(input: ImageInput, maxPixels: number): Promise<Imag
     meta = await sharp(input, { limitInputPixels: false }).metadata();
   } catch (error) {
     const text = errorText(error);
-    const reason = /missing|unsupported image format|no such file/i.test(text) ? 'NOT_AN_IMAGE' : 'CORRUPT';
+    if (/input file is missing/i.test(text)) throw new InvalidImageError('NOT_AN_IMAGE', `${describe(input)}: no such file`);
+    const reason = /unsupported image format/i.test(text) ? 'NOT_AN_IMAGE' : 'CORRUPT';
     throw new InvalidImageError(reason, `${describe(input)}: ${reason === 'NOT_AN_IMAGE' ? 'not an image' : 'corrupt image'} (${text})`);
   }
   const accepted = meta.format === 'heif' && meta.compression === 'av1'
