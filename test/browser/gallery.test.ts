@@ -120,7 +120,7 @@ describe('web gallery', () => {
   it('fits a phone-sized screen without sideways scrolling', async () => {
     await page.keyboard.press('Escape');
     // Closing the dialog hands focus back to the picture that opened it.
-    await expect(page.evaluate(() => document.activeElement?.querySelector('img')?.alt)).resolves.toBe('dog.jpg');
+    await page.waitForFunction(() => document.activeElement?.querySelector('img')?.alt === 'dog.jpg', null, { timeout: 5000 });
     await page.setViewportSize({ width: 390, height: 844 });
     await expect(page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).resolves.toBe(true);
     await shot('phone');

@@ -24,8 +24,10 @@ export class DetailView {
 
   constructor(private readonly onApiError: (error: ApiError) => void) {
     this.dialog.addEventListener('close', () => {
+      // The grid may have been redrawn meanwhile (an upload finished); then focus the new card.
+      const card = this.openId ? document.querySelector<HTMLElement>(`#grid [data-image-id="${this.openId}"]`) : null;
+      (this.trigger?.isConnected ? this.trigger : card)?.focus();
       this.openId = undefined;
-      this.trigger?.focus();
     });
     // A click on the backdrop (the dialog element itself, outside its content) closes it.
     this.dialog.addEventListener('click', (event) => {

@@ -79,7 +79,7 @@ export class ResultsGrid {
   private card(image: ImageCard): HTMLLIElement {
     const button = h(
       'button',
-      { type: 'button', className: 'card', title: image.filename },
+      { type: 'button', className: 'card', title: image.filename, 'data-image-id': image.id },
       h('img', {
         src: image.thumbnailUrl ?? image.url,
         alt: image.filename,
