@@ -8,20 +8,23 @@ import type { RuntimeOptions } from '../runtime.js';
 /** Starts a runtime and keeps it up until a signal arrives; resolves when it has shut down. */
 async function runUntilSignal(options: RuntimeOptions): Promise<void> {
   const config = loadConfig();
-  // Loaded on demand so that `segcat segment` and friends start without the server's modules.
-  const { startRuntime } = await import('../runtime.js');
-  const runtime = await startRuntime(config, options);
-  if (runtime.url) console.error(`segcat is serving on ${runtime.url} (GraphQL at ${runtime.url}/graphql)`);
-  await new Promise<void>((resolve) => {
-    const stop = (signal: NodeJS.Signals) => {
-      runtime.logger.info({ signal }, 'shutting down');
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      runtime.close().then(resolve, resolve);
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
+  // Listen before starting: a signal that arrives during start-up still shuts down in order.
+  let onSignal: (signal: NodeJS.Signals) => void = () => undefined;
+  const signalled = new Promise<NodeJS.Signals>((resolve) => (onSignal = resolve));
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    // Loaded on demand so that `segcat segment` and friends start without the server's modules.
+    const { startRuntime } = await import('../runtime.js');
+    const runtime = await startRuntime(config, options);
+    if (runtime.url) console.error(`segcat is serving on ${runtime.url} (GraphQL at ${runtime.url}/graphql)`);
+    const signal = await signalled;
+    runtime.logger.info({ signal }, 'shutting down');
+    await runtime.close();
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
 }
 
 /** Adds `serve` and `worker` to the program. */

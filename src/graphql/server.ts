@@ -73,6 +73,8 @@ export function createApolloServer(options: { logger: Logger; production: boolea
     typeDefs: loadTypeDefs(),
     resolvers: resolvers as never,
     csrfPrevention: true,
+    // segcat stops Apollo itself, in order with the HTTP server, queue and database.
+    stopOnTerminationSignals: false,
     introspection: !options.production,
     includeStacktraceInErrorResponses: !options.production,
     validationRules: [depthLimit(), costLimit()],

@@ -86,40 +86,43 @@ export class SegmentationService {
     // One folder per model, so a re-segmentation never overwrites files the current rows point to.
     const dir = this.maskDirFor(image.id, vision.model.name);
     const root = storedMaskRoot(image.filename);
-    const segments: NewSegment[] = [];
-    for (const segment of result.segments) {
-      // Per-class NMS leaves no two segments with the same label and box, so names are unique.
-      const maskPath = `${dir}/${vision.maskFileName(root, segment)}`;
-      written.push(maskPath);
-      await store.write(maskPath, await vision.encodeMask(segment.mask, result.width, result.height));
-      const { box } = segment.mask;
-      segments.push({
-        label: segment.label,
-        classId: segment.classId,
-        score: segment.score,
-        x: box.x,
-        y: box.y,
-        width: box.width,
-        height: box.height,
-        area: segment.area,
-        maskPath,
-      });
-    }
-    const background = await vision.encodeBackground(result.segments, result.width, result.height);
-    const backgroundMaskPath = `${dir}/${vision.backgroundFileName(root)}`;
-    written.push(backgroundMaskPath);
-    await store.write(backgroundMaskPath, background.png);
     const thumbnailPath = store.thumbnailPath(image.sha256);
-    if (!(await store.exists(thumbnailPath))) {
-      written.push(thumbnailPath);
-      await store.write(thumbnailPath, (await vision.thumbnail(store.absolute(image.storagePath))).data);
-    }
+    const backgroundMaskPath = `${dir}/${vision.backgroundFileName(root)}`;
+    // Per-class NMS leaves no two segments with the same label and box, so names are unique.
+    const segments: NewSegment[] = result.segments.map((segment) => ({
+      label: segment.label,
+      classId: segment.classId,
+      score: segment.score,
+      ...segment.mask.box,
+      area: segment.area,
+      maskPath: `${dir}/${vision.maskFileName(root, segment)}`,
+    }));
+    const needsThumbnail = !(await store.exists(thumbnailPath));
+    written.push(...segments.map((segment) => segment.maskPath), backgroundMaskPath, ...(needsThumbnail ? [thumbnailPath] : []));
+    // Encoding runs on sharp's threads and each write waits on its own fsync: do them all at once,
+    // and let every one finish before reporting a failure, so the cleanup sees all written files.
+    const writes = await Promise.allSettled([
+      vision.encodeBackground(result.segments, result.width, result.height).then(async (encoded) => {
+        await store.write(backgroundMaskPath, encoded.png);
+        return encoded.area;
+      }),
+      ...result.segments.map(async (segment, index) => {
+        await store.write(segments[index]!.maskPath, await vision.encodeMask(segment.mask, result.width, result.height));
+        return 0;
+      }),
+      ...(needsThumbnail
+        ? [vision.thumbnail(store.absolute(image.storagePath)).then(async (thumb) => (await store.write(thumbnailPath, thumb.data), 0))]
+        : []),
+    ]);
+    const failure = writes.find((write) => write.status === 'rejected');
+    if (failure) throw failure.reason;
+    const backgroundArea = (writes[0] as PromiseFulfilledResult<number>).value;
     return {
       modelName: vision.model.name,
       modelVersion: vision.model.version,
       segments,
       backgroundMaskPath,
-      backgroundArea: background.area,
+      backgroundArea,
       thumbnailPath,
     };
   }
