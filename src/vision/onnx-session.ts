@@ -28,8 +28,6 @@ export interface OnnxSegmentationModel {
 export interface OpenModelOptions {
   /** Intra-op threads; 0 lets onnxruntime pick (one per core). */
   threads?: number;
-  /** Let idle onnxruntime threads spin for work (default false, so decoding beside a run keeps its core). */
-  spinning?: boolean;
 }
 
 /**
@@ -51,7 +49,6 @@ export async function openOnnxModel(bytes: Uint8Array, options: OpenModelOptions
     // One image at a time through a chain of convolutions: inter-op parallelism only adds overhead.
     executionMode: 'sequential',
     graphOptimizationLevel: 'all',
-    extra: { session: { intra_op: { allow_spinning: options.spinning ? '1' : '0' } } },
   });
   const inputName = session.inputNames[0]!;
   const dims = [1, 3, inputHeight, inputWidth];
