@@ -1,6 +1,6 @@
 /**
  * `segcat thumbnails`: makes the grid thumbnails that images catalogued before thumbnails existed
- * (or whose thumbnail file was lost) do not have. New images get theirs when they are segmented.
+ * (or whose thumbnail file was lost) do not have. New images get theirs when they are uploaded.
  */
 import type { Command } from 'commander';
 import { loadConfig } from '../config.js';
@@ -39,17 +39,11 @@ Examples:
 type Runtime = Awaited<ReturnType<typeof import('../runtime.js').startRuntime>>;
 
 async function backfill(runtime: Runtime, force: boolean): Promise<{ made: number; present: number; failed: number }> {
-  const { prisma } = runtime.database;
-  const { store, vision } = runtime.services;
+  const { images: repository, store, vision } = runtime.services;
   const counts = { made: 0, present: 0, failed: 0 };
   let after: string | undefined;
   for (;;) {
-    const images = await prisma.image.findMany({
-      select: { id: true, filename: true, sha256: true, storagePath: true, thumbnailPath: true },
-      orderBy: { id: 'asc' },
-      take: BATCH,
-      ...(after ? { cursor: { id: after }, skip: 1 } : {}),
-    });
+    const images = await repository.page(after, BATCH);
     if (images.length === 0) return counts;
     after = images.at(-1)!.id;
     for (const image of images) {
@@ -62,7 +56,7 @@ async function backfill(runtime: Runtime, force: boolean): Promise<{ made: numbe
         const thumbnailPath = store.thumbnailPath(image.sha256);
         const thumbnail = await vision.thumbnail(store.absolute(image.storagePath));
         await store.write(thumbnailPath, thumbnail.data);
-        await prisma.image.update({ where: { id: image.id }, data: { thumbnailPath } });
+        await repository.setThumbnail(image.id, thumbnailPath);
         counts.made += 1;
         process.stderr.write(`thumbnail ${image.filename} (${image.id})\n`);
       } catch (error) {

@@ -18,6 +18,7 @@ export interface NewImage {
   width: number;
   height: number;
   storagePath: string;
+  thumbnailPath: string;
   batchId?: string;
 }
 
@@ -41,7 +42,6 @@ export interface SegmentationRecord {
   segments: NewSegment[];
   backgroundMaskPath: string;
   backgroundArea: number;
-  thumbnailPath: string;
 }
 
 /** A cut-out about to be recorded. */
@@ -80,6 +80,20 @@ export class ImageRepository {
   /** Images by id (missing ones are left out). */
   async findByIds(ids: string[]): Promise<Image[]> {
     return this.prisma.image.findMany({ where: { id: { in: ids } } });
+  }
+
+  /** A page of every image, in id order, for maintenance passes over the whole catalogue. */
+  async page(after: string | undefined, limit: number): Promise<Image[]> {
+    return this.prisma.image.findMany({
+      orderBy: { id: 'asc' },
+      take: limit,
+      ...(after ? { where: { id: { gt: after } } } : {}),
+    });
+  }
+
+  /** Records an image's (re)made thumbnail. */
+  async setThumbnail(id: string, thumbnailPath: string): Promise<void> {
+    await this.prisma.image.update({ where: { id }, data: { thumbnailPath } });
   }
 
   /** Records a group of images submitted together, for progress; returns its id. */
@@ -151,7 +165,6 @@ export class ImageRepository {
           modelVersion: record.modelVersion,
           backgroundMaskPath: record.backgroundMaskPath,
           backgroundArea: record.backgroundArea,
-          thumbnailPath: record.thumbnailPath,
           segmentedAt: new Date(),
         },
       });

@@ -40,7 +40,7 @@ export interface IngestOptions {
 export interface IngestDeps {
   images: ImageRepository;
   store: FileStore;
-  vision: Pick<VisionEngine, 'validateImage'>;
+  vision: Pick<VisionEngine, 'validateImage' | 'thumbnail'>;
   waiter: ImageWaiter;
   logger: Logger;
   maxUploadBytes: number;
@@ -153,9 +153,19 @@ export class IngestService {
     const { temp, filename, facts } = item;
     if (item.existing || !facts) return { image: item.existing!, duplicate: true };
     const storagePath = store.originalPath(temp.sha256, facts.mimeType);
+    const thumbnailPath = store.thumbnailPath(temp.sha256);
     const alreadyStored = await store.exists(storagePath);
-    if (!alreadyStored) await store.commitTemp(temp, storagePath);
+    const made: string[] = [];
     try {
+      if (!alreadyStored) {
+        await store.commitTemp(temp, storagePath);
+        made.push(storagePath);
+      }
+      // Made now rather than after segmentation, so that queued images already show in grids.
+      if (!(await store.exists(thumbnailPath))) {
+        made.push(thumbnailPath);
+        await store.write(thumbnailPath, (await this.deps.vision.thumbnail(store.absolute(storagePath))).data);
+      }
       const image = await images.createAndEnqueue({
         sha256: temp.sha256,
         filename,
@@ -164,6 +174,7 @@ export class IngestService {
         width: facts.width,
         height: facts.height,
         storagePath,
+        thumbnailPath,
         batchId,
       });
       return { image, duplicate: false };
@@ -173,7 +184,7 @@ export class IngestService {
         const winner = await images.findBySha256(temp.sha256);
         if (winner) return { image: winner, duplicate: true };
       }
-      if (!alreadyStored) await store.remove([storagePath]);
+      await store.remove(made);
       throw error;
     }
   }

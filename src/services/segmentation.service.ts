@@ -1,5 +1,5 @@
 /**
- * Segments one catalogued image: run the model, write the mask files and thumbnail, then replace
+ * Segments one catalogued image: run the model, write the mask files, then replace
  * the image's segments in one transaction. This is the body of the queue's segmentation job, so
  * it must be safe to run again for the same image (after a crash, a retry or a re-segmentation).
  */
@@ -75,10 +75,10 @@ export class SegmentationService {
     return `${this.deps.store.maskDir(imageId)}/${modelName}`;
   }
 
-  /** Writes masks, background and thumbnail; every path written is pushed to `written`. */
+  /** Writes the masks and the background mask; every path written is pushed to `written`. */
   private async writeFiles(
     vision: VisionEngine,
-    image: { id: string; filename: string; sha256: string; storagePath: string },
+    image: { id: string; filename: string },
     result: Awaited<ReturnType<VisionEngine['segment']>>,
     written: string[],
   ) {
@@ -86,7 +86,6 @@ export class SegmentationService {
     // One folder per model, so a re-segmentation never overwrites files the current rows point to.
     const dir = this.maskDirFor(image.id, vision.model.name);
     const root = storedMaskRoot(image.filename);
-    const thumbnailPath = store.thumbnailPath(image.sha256);
     const backgroundMaskPath = `${dir}/${vision.backgroundFileName(root)}`;
     // Per-class NMS leaves no two segments with the same label and box, so names are unique.
     const segments: NewSegment[] = result.segments.map((segment) => ({
@@ -97,8 +96,7 @@ export class SegmentationService {
       area: segment.area,
       maskPath: `${dir}/${vision.maskFileName(root, segment)}`,
     }));
-    const needsThumbnail = !(await store.exists(thumbnailPath));
-    written.push(...segments.map((segment) => segment.maskPath), backgroundMaskPath, ...(needsThumbnail ? [thumbnailPath] : []));
+    written.push(...segments.map((segment) => segment.maskPath), backgroundMaskPath);
     // Encoding runs on sharp's threads and each write waits on its own fsync: do them all at once,
     // and let every one finish before reporting a failure, so the cleanup sees all written files.
     const writes = await Promise.allSettled([
@@ -110,9 +108,6 @@ export class SegmentationService {
         await store.write(segments[index]!.maskPath, await vision.encodeMask(segment.mask, result.width, result.height));
         return 0;
       }),
-      ...(needsThumbnail
-        ? [vision.thumbnail(store.absolute(image.storagePath)).then(async (thumb) => (await store.write(thumbnailPath, thumb.data), 0))]
-        : []),
     ]);
     const failure = writes.find((write) => write.status === 'rejected');
     if (failure) throw failure.reason;
@@ -123,7 +118,6 @@ export class SegmentationService {
       segments,
       backgroundMaskPath,
       backgroundArea,
-      thumbnailPath,
     };
   }
 }

@@ -150,7 +150,8 @@ it('re-segments with the other model: segments replaced, model recorded, old fil
   const beforeIds = new Set(before.map((segment) => segment.id));
   expect(segments.some((segment) => beforeIds.has(segment.id))).toBe(false);
   expect(segments.every((segment) => segment.maskPath.includes('/yolov8n-seg-uint8/'))).toBe(true);
-  expect(await readdir(path.join(dataDir, 'masks', image.id))).toEqual(['yolov8n-seg-uint8']);
+  // The old model's files go once the new rows have committed, a moment after DONE.
+  await waitUntil(async () => (await readdir(path.join(dataDir, 'masks', image.id))).join() === 'yolov8n-seg-uint8', 'old masks removed');
   const outdated = await runtime.services.queue.resegment({ outdated: true, model: 'yolov8n-seg-uint8' });
   expect(outdated.queued).toBe(0);
 });
