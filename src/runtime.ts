@@ -5,13 +5,12 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
-import type { Runner } from 'graphile-worker';
 import type { Config } from './config.js';
 import { openDatabase, type Database } from './db/database.js';
 import { listenForImageEvents } from './db/image-events.js';
 import { createApolloServer } from './graphql/server.js';
 import { createHttpApp } from './http/app.js';
-import { installQueue, startWorker } from './jobs/queue.js';
+import { installQueue, startWorker, type QueueWorker } from './jobs/queue.js';
 import { createServices, type Services } from './services/services.js';
 import { FileStore } from './storage/file-store.js';
 import { createVisionRegistry } from './vision/vision-engine.js';
@@ -38,9 +37,18 @@ export interface RuntimeOptions {
   logger?: Logger;
 }
 
-/** Creates the process-wide logger. */
+/** Creates the process-wide logger: JSON lines on stdout for services. */
 export function createLogger(config: Config): Logger {
   return pino({ level: config.logLevel, base: { service: 'segcat' } });
+}
+
+/**
+ * The logger of batch commands (import, resegment, ...): their stdout is for people and scripts,
+ * so logs go to stderr, and only warnings and errors unless LOG_LEVEL asks for less.
+ */
+export function createCommandLogger(config: Config): Logger {
+  const level = pino.levels.values[config.logLevel]! < pino.levels.values.warn! ? 'warn' : config.logLevel;
+  return pino({ level, base: { service: 'segcat' } }, pino.destination(2));
 }
 
 /** Starts segcat; on any failure, what was started is stopped again before the error is thrown. */
@@ -71,7 +79,7 @@ export async function startRuntime(config: Config, options: RuntimeOptions): Pro
       logger,
       maxUploadBytes: config.maxUploadBytes,
     });
-    let worker: Runner | undefined;
+    let worker: QueueWorker | undefined;
     if (options.worker) {
       worker = await startWorker({
         databaseUrl: database.url,

@@ -24,8 +24,8 @@ Examples:
   DATABASE_URL=postgresql://segcat@db/segcat npx segcat import /mnt/photos/2024 /mnt/photos/2025`)
     .action(async (paths: string[]) => {
       const config = loadConfig();
-      const { startRuntime } = await import('../runtime.js');
-      const runtime = await startRuntime(config, { http: false, worker: true });
+      const { createCommandLogger, startRuntime } = await import('../runtime.js');
+      const runtime = await startRuntime(config, { http: false, worker: true, logger: createCommandLogger(config) });
       const stop = () => {
         process.stderr.write('\ninterrupted: run the same import again to finish it\n');
         void runtime.close().finally(() => process.exit(130));
@@ -55,7 +55,8 @@ function printSummary(summary: ImportSummary): void {
   const lines = [
     `imported ${summary.imported}, duplicates ${summary.duplicates}, failed ${summary.failed}` +
       (summary.resumed > 0 ? ` (${summary.resumed} resumed from an earlier run)` : ''),
-    `elapsed ${formatDuration(seconds)} (${seconds.toFixed(1)} s), ${(processed / Math.max(seconds, 0.001)).toFixed(1)} images/s`,
+    `elapsed ${formatDuration(seconds)} (${seconds.toFixed(1)} s)` +
+      (processed > 0 ? `, ${(processed / Math.max(seconds, 0.001)).toFixed(1)} images/s` : ', nothing new to import'),
     ...summary.failures.map((failure) => `failed: ${failure.file}: ${failure.reason}`),
   ];
   process.stdout.write(`${lines.join('\n')}\n`);

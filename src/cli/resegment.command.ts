@@ -24,8 +24,9 @@ Switching the catalogue to another model:
   SEGCAT_MODEL=yolov8n-seg-uint8 npx segcat resegment --outdated
   SEGCAT_MODEL=yolov8n-seg-uint8 npm start                # serve and segment new uploads with it`)
     .action(async (ids: string[], options: { all?: boolean; outdated?: boolean; model?: string; wait: boolean }) => {
-      const { startRuntime } = await import('../runtime.js');
-      const runtime = await startRuntime(loadConfig(), { http: false, worker: options.wait });
+      const { createCommandLogger, startRuntime } = await import('../runtime.js');
+      const config = loadConfig();
+      const runtime = await startRuntime(config, { http: false, worker: options.wait, logger: createCommandLogger(config) });
       try {
         const { queue } = runtime.services;
         const { batch, queued } = await queue.resegment({ ids, all: options.all, outdated: options.outdated, model: options.model });

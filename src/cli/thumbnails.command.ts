@@ -24,8 +24,8 @@ Examples:
     .action(async (options: { force?: boolean }) => {
       const config = loadConfig();
       // Loaded here so that `segcat --help` does not load the database and model code.
-      const { startRuntime } = await import('../runtime.js');
-      const runtime = await startRuntime(config, { http: false, worker: false });
+      const { createCommandLogger, startRuntime } = await import('../runtime.js');
+      const runtime = await startRuntime(config, { http: false, worker: false, logger: createCommandLogger(config) });
       try {
         const counts = await backfill(runtime, options.force === true);
         process.stdout.write(`made ${counts.made}, already present ${counts.present}, failed ${counts.failed}\n`);

@@ -4,7 +4,8 @@
  * schema and runs workers. Any number of worker processes, on any machines, may share a database:
  * graphile-worker locks each job with SKIP LOCKED, so no image is processed twice at once.
  */
-import { Logger as WorkerLogger, run, runMigrations, type Runner, type Task } from 'graphile-worker';
+import { Logger as WorkerLogger, run, runMigrations, type Task } from 'graphile-worker';
+import pg from 'pg';
 import type { Logger } from 'pino';
 import type { SegmentationService } from '../services/segmentation.service.js';
 import { SEGMENT_IMAGE_TASK, type SegmentImagePayload } from './job-names.js';
@@ -18,13 +19,24 @@ export interface WorkerOptions {
   segmentation: SegmentationService;
 }
 
-/** Creates or upgrades the queue's tables (schema graphile_worker). */
-export async function installQueue(databaseUrl: string, logger: Logger): Promise<void> {
-  await runMigrations({ connectionString: databaseUrl, logger: workerLogger(logger) });
+/** A running worker. */
+export interface QueueWorker {
+  /** Lets running jobs finish, then closes the worker's connections. */
+  stop(): Promise<void>;
 }
 
-/** Starts a worker; `stop()` on the result lets running jobs finish, then returns. */
-export async function startWorker(options: WorkerOptions): Promise<Runner> {
+/** Creates or upgrades the queue's tables (schema graphile_worker). */
+export async function installQueue(databaseUrl: string, logger: Logger): Promise<void> {
+  const pgPool = createPool(databaseUrl, 1, logger);
+  try {
+    await runMigrations({ pgPool, logger: workerLogger(logger) });
+  } finally {
+    await pgPool.end();
+  }
+}
+
+/** Starts a worker. */
+export async function startWorker(options: WorkerOptions): Promise<QueueWorker> {
   const segmentImage: Task = async (payload, helpers) => {
     const { imageId, model } = parsePayload(payload);
     await options.segmentation.segmentImage(imageId, {
@@ -32,8 +44,10 @@ export async function startWorker(options: WorkerOptions): Promise<Runner> {
       model,
     });
   };
-  return run({
-    connectionString: options.databaseUrl,
+  // The pool is ours, so that it is closed only after the runner has stopped using it.
+  const pgPool = createPool(options.databaseUrl, options.concurrency + 2, options.logger);
+  const runner = await run({
+    pgPool,
     concurrency: options.concurrency,
     // segcat handles SIGINT/SIGTERM itself, to shut down in order.
     noHandleSignals: true,
@@ -41,6 +55,22 @@ export async function startWorker(options: WorkerOptions): Promise<Runner> {
     logger: workerLogger(options.logger),
     taskList: { [SEGMENT_IMAGE_TASK]: segmentImage },
   });
+  return {
+    async stop() {
+      await runner.stop();
+      await pgPool.end();
+    },
+  };
+}
+
+/** A pool for the queue; a connection dropped while idle is logged, not fatal. */
+function createPool(databaseUrl: string, max: number, logger: Logger): pg.Pool {
+  const pool = new pg.Pool({ connectionString: databaseUrl, max, application_name: 'segcat-worker' });
+  const lost = (error: Error) => logger.warn({ err: error }, 'queue connection lost');
+  pool.on('error', lost);
+  // Errors on a checked-out client (e.g. the server restarting) go to that client, not the pool.
+  pool.on('connect', (client) => client.on('error', lost));
+  return pool;
 }
 
 function parsePayload(payload: unknown): SegmentImagePayload {
