@@ -5,8 +5,9 @@
 import { Option, type Command } from 'commander';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { loadConfig } from '../config.js';
 import { parseMaskFilename } from '../vision/mask-filename.js';
-import { extractCutout, readBoxMask, type CutoutOptions } from '../vision/raster.js';
+import { extractCutout, readBoxMask, validateImage, type CutoutOptions } from '../vision/raster.js';
 
 const FORMATS: Record<string, CutoutOptions['format']> = { '.png': 'png', '.webp': 'webp', '.jpg': 'jpeg', '.jpeg': 'jpeg' };
 
@@ -36,6 +37,11 @@ Examples:
       const name = parseMaskFilename(mask);
       if (!name || name.kind !== 'object') {
         throw new Error(`${mask}: not an object mask name (expected m<root>.<score>.<label>.<x>_<y>_<w>_<h>.png)`);
+      }
+      const limit = { maxPixels: loadConfig().maxImagePixels };
+      const [picture, maskInfo] = await Promise.all([validateImage(image, limit), validateImage(mask, limit)]);
+      if (picture.width !== maskInfo.width || picture.height !== maskInfo.height) {
+        throw new Error(`${mask} is ${maskInfo.width}x${maskInfo.height} but ${image} is ${picture.width}x${picture.height}; was the mask made from this image?`);
       }
       const boxMask = await readBoxMask(mask, name.box);
       const cutout = await extractCutout(image, boxMask, { background: options.background, format });

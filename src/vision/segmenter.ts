@@ -4,6 +4,7 @@
  * are queued one at a time, because onnxruntime already spreads one run over every core.
  */
 import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import type { Config } from '../config.js';
 import { computeLetterbox } from './letterbox.js';
 import { findModel, ModelError, PULL_HINT, readManifest, readModelBytes } from './model-store.js';
@@ -125,7 +126,7 @@ export async function createSegmenter(config: Config): Promise<Segmenter> {
   const entry = findModel(await readManifest(), config.model);
   const bytes = await readModelBytes(config.modelDir, entry);
   const options: LoadSegmenterOptions = {
-    modelPath: entry.file,
+    modelPath: path.join(config.modelDir, entry.file),
     name: entry.name,
     threads: config.onnxThreads,
     maxPixels: config.maxImagePixels,

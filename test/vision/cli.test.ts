@@ -84,6 +84,7 @@ describe('segcat segment and extract', () => {
     expect((await run('extract', photo('dog'), path.join(out, maskFile), jpg, '--background', 'white')).code).toBe(0);
     expect(await sharp(jpg).metadata()).toMatchObject({ format: 'jpeg', width: box.width, height: box.height });
     expect(await run('extract', photo('dog'), path.join(out, maskFile), jpg)).toMatchObject({ code: 1, stderr: expect.stringMatching(/JPEG cannot be transparent/) });
+    expect(await run('extract', photo('eagle'), path.join(out, maskFile), png)).toMatchObject({ code: 1, stderr: expect.stringMatching(/768x576 but .*eagle\.jpg is 773x512/) });
     expect(await run('extract', photo('dog'), path.join(out, 'mdog.background.png'), png)).toMatchObject({ code: 1, stderr: expect.stringMatching(/not an object mask/) });
   });
 });
