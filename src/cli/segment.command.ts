@@ -54,8 +54,8 @@ Examples:
       const outDir = args[args.length - 1]!;
       const files = await expandInputs(args.slice(0, -1));
       if (files.length === 0) throw new Error(`no images found in ${args.slice(0, -1).join(', ')}`);
-      await mkdir(outDir, { recursive: true });
       const segmenter = await createSegmenter(loadConfig());
+      await mkdir(outDir, { recursive: true });
       const segmentOptions = options.minScore === undefined ? {} : { minScore: options.minScore };
       let outcomes: BatchOutcome[];
       try {
