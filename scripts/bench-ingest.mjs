@@ -7,70 +7,19 @@
 // to model-only throughput (the same images, nothing but the model's run, back to back).
 //
 // MATRIX=1 repeats the import for worker concurrency × onnxruntime threads, to choose defaults.
-// Uses BENCH_DATABASE_URL, else TEST_DATABASE_URL, else postgresql://postgres@127.0.0.1:5432/test
-// (a scratch database `segcat_bench_ingest` is created and dropped). Run `npm run build` first.
-import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+// Uses a scratch database (scripts/lib/bench-utils.mjs). Run `npm run build` first.
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
-import pg from 'pg';
 import { pino } from 'pino';
-import sharp from 'sharp';
+import { makeVariants, percentile, ROOT, scratchDatabase, SHARED_IMAGES } from './lib/bench-utils.mjs';
 
-const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
-const { loadConfig } = await import(path.join(root, 'dist/config.js'));
-const { startRuntime } = await import(path.join(root, 'dist/runtime.js'));
-const { createSegmenter } = await import(path.join(root, 'dist/vision/segmenter.js'));
+const { loadConfig } = await import(path.join(ROOT, 'dist/config.js'));
+const { startRuntime } = await import(path.join(ROOT, 'dist/runtime.js'));
+const { createSegmenter } = await import(path.join(ROOT, 'dist/vision/segmenter.js'));
 
 const count = Number(process.argv[2] ?? process.env.N ?? 200);
-const sourceDir = path.join(root, '..', 'shared', 'images');
-const serverUrl = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/test';
-const dbName = 'segcat_bench_ingest';
-const dbUrl = (() => {
-  const url = new URL(serverUrl);
-  url.pathname = `/${dbName}`;
-  return url.toString();
-})();
-
-const percentile = (values, p) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
-};
-
-async function admin(sql) {
-  const client = new pg.Client({ connectionString: serverUrl });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
-
-/** N distinct JPEGs: each source photo cropped, flipped and scaled a little differently. */
-async function makeVariants(dir) {
-  const sources = (await readdir(sourceDir)).filter((name) => name.endsWith('.jpg')).sort();
-  const files = [];
-  for (let i = 0; i < count; i += 1) {
-    const source = path.join(sourceDir, sources[i % sources.length]);
-    const { width, height } = await sharp(source).metadata();
-    const k = Math.floor(i / sources.length);
-    const crop = 1 - (k % 6) * 0.03;
-    const scale = 1 - (k % 4) * 0.08;
-    const w = Math.round(width * crop);
-    const h = Math.round(height * crop);
-    const file = path.join(dir, `variant-${String(i).padStart(5, '0')}.jpg`);
-    await sharp(source)
-      .extract({ left: Math.round((width - w) / 2), top: Math.round((height - h) / 2), width: w, height: h })
-      .flop(k % 2 === 1)
-      .resize(Math.round(w * scale))
-      .jpeg({ quality: 88 })
-      .toFile(file);
-    files.push(file);
-  }
-  return files;
-}
 
 /** Images per second when the machine does nothing but run the model on these images. */
 async function modelOnlyThroughput(files, threads) {
@@ -84,8 +33,7 @@ async function modelOnlyThroughput(files, threads) {
 }
 
 async function importOnce(files, dataDir, env) {
-  await admin(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-  await admin(`CREATE DATABASE ${dbName}`);
+  const database = await scratchDatabase('segcat_bench_ingest');
   const perImage = [];
   const sink = new Writable({
     write(chunk, _encoding, callback) {
@@ -96,7 +44,7 @@ async function importOnce(files, dataDir, env) {
       callback();
     },
   });
-  const config = loadConfig({ DATABASE_URL: dbUrl, DATA_DIR: dataDir, LOG_LEVEL: 'info', ...env });
+  const config = loadConfig({ DATABASE_URL: database.url, DATA_DIR: dataDir, LOG_LEVEL: 'info', ...env });
   const runtime = await startRuntime(config, { http: false, worker: true, logger: pino({ level: 'info' }, sink) });
   try {
     const started = performance.now();
@@ -107,14 +55,15 @@ async function importOnce(files, dataDir, env) {
   } finally {
     await runtime.close();
     await rm(dataDir, { recursive: true, force: true });
+    await database.drop();
   }
 }
 
 const workDir = await mkdtemp(path.join(os.tmpdir(), 'segcat-bench-ingest-'));
 try {
   await mkdir(path.join(workDir, 'photos'));
-  const files = await makeVariants(path.join(workDir, 'photos'));
-  console.log(`bench:ingest — ${files.length} distinct photos made from ${sourceDir}, ${os.cpus().length} cores\n`);
+  const files = await makeVariants(path.join(workDir, 'photos'), count);
+  console.log(`bench:ingest — ${files.length} distinct photos made from ${SHARED_IMAGES}, ${os.cpus().length} cores\n`);
   const defaults = loadConfig({});
   const settings = process.env.MATRIX
     ? [1, 2, 3].flatMap((concurrency) => [1, 2].map((threads) => ({ concurrency, threads })))
@@ -135,5 +84,4 @@ try {
   console.log(`\npeak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`);
 } finally {
   await rm(workDir, { recursive: true, force: true });
-  await admin(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
 }

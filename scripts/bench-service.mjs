@@ -8,50 +8,25 @@
 //    a Zipf-like class distribution (person most common), then first pages of
 //    images(labels: ["bird"]) and a few other searches over HTTP, p50/p95.
 //
-// Uses BENCH_DATABASE_URL, else TEST_DATABASE_URL, else postgresql://postgres@127.0.0.1:5432/test,
-// to create a scratch database `segcat_bench` (dropped at the end). Run `npm run build` first.
+// Uses a scratch database (scripts/lib/bench-utils.mjs). Run `npm run build` first.
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { percentile, ROOT, scratchDatabase, SHARED_IMAGES } from './lib/bench-utils.mjs';
 
-const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
-const { loadConfig } = await import(path.join(root, 'dist/config.js'));
-const { startRuntime } = await import(path.join(root, 'dist/runtime.js'));
+const { loadConfig } = await import(path.join(ROOT, 'dist/config.js'));
+const { startRuntime } = await import(path.join(ROOT, 'dist/runtime.js'));
 
-const imagesDir = path.resolve(process.argv[2] ?? path.join(root, '..', 'shared', 'images'));
+const imagesDir = path.resolve(process.argv[2] ?? SHARED_IMAGES);
 const REPEAT = Number(process.env.REPEAT ?? 3);
 const SEED_IMAGES = Number(process.env.SEED_IMAGES ?? 100_000);
 const SEGMENTS_PER_IMAGE = 5;
 const QUERY_RUNS = Number(process.env.QUERY_RUNS ?? 200);
-const serverUrl = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/test';
-const benchDb = 'segcat_bench';
-
-const percentile = (values, p) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-};
 const ms = (value) => `${value.toFixed(1)} ms`;
 
-async function admin(sql) {
-  const client = new pg.Client({ connectionString: serverUrl });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
-
-const databaseUrl = (() => {
-  const url = new URL(serverUrl);
-  url.pathname = `/${benchDb}`;
-  return url.toString();
-})();
-
-await admin(`DROP DATABASE IF EXISTS ${benchDb} WITH (FORCE)`);
-await admin(`CREATE DATABASE ${benchDb}`);
+const database = await scratchDatabase('segcat_bench');
+const databaseUrl = database.url;
 const dataDir = await mkdtemp(path.join(os.tmpdir(), 'segcat-bench-'));
 const runtime = await startRuntime(loadConfig({ DATABASE_URL: databaseUrl, DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'silent' }), {
   http: true,
@@ -173,7 +148,7 @@ try {
 } finally {
   await runtime.close();
   await rm(dataDir, { recursive: true, force: true });
-  await admin(`DROP DATABASE IF EXISTS ${benchDb} WITH (FORCE)`);
+  await database.drop();
 }
 
 function pgLiteral(text) {

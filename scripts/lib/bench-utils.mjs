@@ -1,0 +1,67 @@
+// Helpers shared by the benchmark and stress scripts.
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import sharp from 'sharp';
+
+/** Root of the repository. */
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+/** The shared test photos beside the repository. */
+export const SHARED_IMAGES = path.join(ROOT, '..', 'shared', 'images');
+
+/** The p-th percentile (0..100) of some numbers. */
+export function percentile(values, p) {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+}
+
+/**
+ * A scratch database on BENCH_DATABASE_URL, else TEST_DATABASE_URL, else the local server,
+ * created empty (dropped first if a previous run left it); `drop()` removes it.
+ */
+export async function scratchDatabase(name) {
+  const serverUrl = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/test';
+  const admin = async (sql) => {
+    const client = new pg.Client({ connectionString: serverUrl });
+    await client.connect();
+    try {
+      await client.query(sql);
+    } finally {
+      await client.end();
+    }
+  };
+  await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  await admin(`CREATE DATABASE ${name}`);
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return { url: url.toString(), drop: () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
+}
+
+/**
+ * Writes `count` distinct JPEGs into `dir`, made from the shared photos by crops, flips and
+ * scales (so their hashes differ); returns their paths.
+ */
+export async function makeVariants(dir, count) {
+  const sources = (await readdir(SHARED_IMAGES)).filter((name) => name.endsWith('.jpg')).sort();
+  const files = [];
+  for (let i = 0; i < count; i += 1) {
+    const source = path.join(SHARED_IMAGES, sources[i % sources.length]);
+    const { width, height } = await sharp(source).metadata();
+    const k = Math.floor(i / sources.length);
+    const crop = 1 - (k % 6) * 0.03;
+    const scale = 1 - (k % 4) * 0.08;
+    const w = Math.round(width * crop) - (k % 5);
+    const h = Math.round(height * crop);
+    const file = path.join(dir, `variant-${String(i).padStart(5, '0')}.jpg`);
+    await sharp(source)
+      .extract({ left: Math.floor((width - w) / 2), top: Math.floor((height - h) / 2), width: w, height: h })
+      .flop(k % 2 === 1)
+      .resize(Math.round(w * scale))
+      .jpeg({ quality: 88 })
+      .toFile(file);
+    files.push(file);
+  }
+  return files;
+}
