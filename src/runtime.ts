@@ -101,7 +101,7 @@ export async function startRuntime(config: Config, options: RuntimeOptions): Pro
 
 async function serveHttp(runtime: Runtime, cleanups: (() => Promise<void>)[], modelName: string): Promise<string> {
   const { config, logger, database, services } = runtime;
-  const apollo = createApolloServer({ logger, production: config.production });
+  const apollo = createApolloServer({ logger, production: config.production, maxFilesPerRequest: config.maxFilesPerRequest });
   await apollo.start();
   cleanups.push(() => apollo.stop());
   const app = createHttpApp({

@@ -28,6 +28,25 @@ export class DatabaseUnavailableError extends Error {
   override name = 'DatabaseUnavailableError';
 }
 
+/** Connection failures of the pg driver and Prisma: the server is down, restarting or unreachable. */
+const UNAVAILABLE_CODES = new Set([
+  'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', // sockets
+  '57P01', '57P02', '57P03', '08000', '08001', '08003', '08006', // PostgreSQL: shutting down, starting, connection lost
+  'P1001', 'P1002', 'P1017', 'P2024', // Prisma: cannot reach, timed out, connection closed, pool timeout
+]);
+
+/** Whether an error (or one of its causes) means PostgreSQL could not be reached or went away. */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  for (let current = error, depth = 0; current && depth < 8; depth += 1) {
+    if (current instanceof DatabaseUnavailableError) return true;
+    const { code, cause, message } = current as { code?: unknown; cause?: unknown; message?: unknown };
+    if (typeof code === 'string' && UNAVAILABLE_CODES.has(code)) return true;
+    if (typeof message === 'string' && /Connection terminated|connection timeout|Can't reach database server/i.test(message)) return true;
+    current = cause;
+  }
+  return false;
+}
+
 /** Opens the configured database and applies pending migrations. */
 export async function openDatabase(config: Config, logger: Logger): Promise<Database> {
   const embedded = config.databaseUrl

@@ -6,6 +6,8 @@
 import { ApolloServerErrorCode, unwrapResolverError } from '@apollo/server/errors';
 import type { GraphQLFormattedError } from 'graphql';
 import type { Logger } from 'pino';
+import { isDatabaseUnavailable } from '../db/database.js';
+import { MAX_JSON_BODY } from './limits.js';
 import { InvalidInputError, NotFoundError, PayloadTooLargeError, UnauthenticatedError } from '../services/errors.js';
 
 /** The error codes clients can see. */
@@ -22,6 +24,50 @@ const CLIENT_ERROR_CODES = new Set<string>([
   ApolloServerErrorCode.PERSISTED_QUERY_NOT_SUPPORTED,
 ]);
 
+/** Limits that messages about refused requests name. */
+export interface RequestLimits {
+  maxFilesPerRequest: number;
+}
+
+/** What a client is told about an error, over HTTP. */
+export interface DescribedError {
+  status: number;
+  code: ErrorCode;
+  message: string;
+}
+
+/** Said when PostgreSQL cannot be reached: the request may well work a little later. */
+export const DATABASE_UNAVAILABLE_MESSAGE = 'the database is unavailable; try again shortly';
+
+/**
+ * Errors raised by the HTTP plumbing rather than by segcat's services: the JSON body parser, the
+ * multipart parser (directly, or through an upload's promise inside a resolver), and the database
+ * going away. Undefined for anything else.
+ */
+export function describeRequestError(error: unknown, limits: RequestLimits): DescribedError | undefined {
+  if (isDatabaseUnavailable(error)) return { status: 503, code: 'INTERNAL_SERVER_ERROR', message: DATABASE_UNAVAILABLE_MESSAGE };
+  const { status, type, message } = (error ?? {}) as { status?: unknown; type?: unknown; message?: unknown };
+  if (typeof status !== 'number' || status < 400 || status >= 500) return undefined;
+  const text = String(message ?? 'bad request');
+  if (type === 'entity.too.large') {
+    return {
+      status,
+      code: 'PAYLOAD_TOO_LARGE',
+      message: `the request body is larger than the limit of ${MAX_JSON_BODY} for JSON; send files as multipart uploads`,
+    };
+  }
+  if (/max file uploads exceeded/.test(text)) {
+    return {
+      status,
+      code: 'PAYLOAD_TOO_LARGE',
+      message: `a request may carry at most ${limits.maxFilesPerRequest} files (MAX_FILES_PER_REQUEST); send the others in another request`,
+    };
+  }
+  if (status === 413) return { status, code: 'PAYLOAD_TOO_LARGE', message: text };
+  if (status === 499) return { status, code: 'BAD_USER_INPUT', message: 'the client disconnected before the request was complete' };
+  return { status, code: 'BAD_USER_INPUT', message: text };
+}
+
 /** The code for a domain error, or undefined when the error is not one. */
 export function codeOf(error: unknown): ErrorCode | undefined {
   if (error instanceof InvalidInputError) return 'BAD_USER_INPUT';
@@ -32,9 +78,14 @@ export function codeOf(error: unknown): ErrorCode | undefined {
 }
 
 /** Apollo `formatError`: maps codes, masks the unknown, and strips stack traces in production. */
-export function createErrorFormatter(logger: Logger, production: boolean) {
+export function createErrorFormatter(logger: Logger, production: boolean, limits: RequestLimits) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
     const original = unwrapResolverError(error);
+    const request = codeOf(original) ? undefined : describeRequestError(original, limits);
+    if (request) {
+      if (request.status >= 500) logger.error({ err: original, path: formatted.path }, 'GraphQL operation failed');
+      return { message: request.message, path: formatted.path, locations: formatted.locations, extensions: { code: request.code } };
+    }
     const domainCode = codeOf(original);
     const apolloCode = formatted.extensions?.code;
     const code: ErrorCode | undefined =

@@ -1,8 +1,11 @@
 /**
- * Validation rules that bound how much work one operation can ask for: nesting depth, and a cost
- * that multiplies each list field by its page size.
+ * Bounds on how much one GraphQL request can ask for: body size, nesting depth, and a cost that
+ * multiplies each list field by its page size.
  */
 import { GraphQLError, Kind, type ASTVisitor, type FieldNode, type SelectionSetNode, type ValidationContext } from 'graphql';
+
+/** Largest JSON body of a GraphQL request without files (express.json's `limit`). */
+export const MAX_JSON_BODY = '1mb';
 
 /** Deepest selection nesting accepted. */
 export const MAX_QUERY_DEPTH = 10;

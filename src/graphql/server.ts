@@ -7,12 +7,14 @@ import path from 'node:path';
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
+import { unwrapResolverError } from '@apollo/server/errors';
 import { GraphQLError } from 'graphql';
 import type { Logger } from 'pino';
 import { PACKAGE_ROOT } from '../config.js';
 import type { Resolvers } from '../generated/graphql.js';
 import type { GraphQLContext } from './context.js';
-import { createErrorFormatter } from './errors.js';
+import { isDatabaseUnavailable } from '../db/database.js';
+import { createErrorFormatter, type RequestLimits } from './errors.js';
 import { costLimit, depthLimit } from './limits.js';
 import { ImageConnection, SegmentConnection } from './resolvers/connection.resolvers.js';
 import { Extraction } from './resolvers/extraction.resolvers.js';
@@ -67,8 +69,26 @@ const accessPlugin: ApolloServerPlugin<GraphQLContext> = {
   },
 };
 
+/** Answers 503 when the database was unreachable, so clients and load balancers know to retry. */
+const databaseDownPlugin: ApolloServerPlugin<GraphQLContext> = {
+  async requestDidStart() {
+    return {
+      async didEncounterErrors({ errors, response }) {
+        if (errors.some((error) => isDatabaseUnavailable(unwrapResolverError(error)))) response.http.status = 503;
+      },
+    };
+  },
+};
+
+/** What the Apollo Server is built with. */
+export interface ApolloOptions extends RequestLimits {
+  logger: Logger;
+  /** No Sandbox, no introspection, no stack traces. */
+  production: boolean;
+}
+
 /** Creates (but does not start) the Apollo Server. */
-export function createApolloServer(options: { logger: Logger; production: boolean }): ApolloServer<GraphQLContext> {
+export function createApolloServer(options: ApolloOptions): ApolloServer<GraphQLContext> {
   return new ApolloServer<GraphQLContext>({
     typeDefs: loadTypeDefs(),
     resolvers: resolvers as never,
@@ -78,9 +98,10 @@ export function createApolloServer(options: { logger: Logger; production: boolea
     introspection: !options.production,
     includeStacktraceInErrorResponses: !options.production,
     validationRules: [depthLimit(), costLimit()],
-    formatError: createErrorFormatter(options.logger, options.production),
+    formatError: createErrorFormatter(options.logger, options.production, options),
     plugins: [
       accessPlugin,
+      databaseDownPlugin,
       options.production
         ? ApolloServerPluginLandingPageDisabled()
         : ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false }),

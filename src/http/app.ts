@@ -12,7 +12,8 @@ import type { Logger } from 'pino';
 import { pinoHttp } from 'pino-http';
 import { PACKAGE_ROOT, type Config } from '../config.js';
 import { createUrlBuilder, type GraphQLContext } from '../graphql/context.js';
-import { codeOf } from '../graphql/errors.js';
+import { codeOf, describeRequestError, type RequestLimits } from '../graphql/errors.js';
+import { MAX_JSON_BODY } from '../graphql/limits.js';
 import { createLoaders } from '../graphql/loaders.js';
 import type { Services } from '../services/services.js';
 import { accessOf } from './access.js';
@@ -29,9 +30,6 @@ export interface AppDeps {
   logger: Logger;
   health: HealthCheck;
 }
-
-/** Largest JSON body of a GraphQL request without files. */
-const MAX_JSON_BODY = '1mb';
 
 /** Builds the express app (the Apollo server must already be started). */
 export function createHttpApp({ config, services, apollo, logger, health }: AppDeps): express.Express {
@@ -96,21 +94,23 @@ export function createHttpApp({ config, services, apollo, logger, health }: AppD
   const gallery = path.join(PACKAGE_ROOT, 'web', 'dist');
   if (existsSync(gallery)) app.use(express.static(gallery, { index: 'index.html', maxAge: '5m' }));
 
-  app.use(graphqlErrorHandler(logger, config.production));
+  app.use(graphqlErrorHandler(logger, config));
   return app;
 }
 
 /**
- * Errors raised before GraphQL runs (multipart parsing, body size) answered in GraphQL's shape,
- * with the same codes.
+ * Errors raised outside GraphQL (body and multipart parsing, the database going away) answered in
+ * GraphQL's shape, with the same codes; anything else is logged and masked.
  */
-function graphqlErrorHandler(logger: Logger, production: boolean): ErrorRequestHandler {
+function graphqlErrorHandler(logger: Logger, limits: RequestLimits): ErrorRequestHandler {
   return (error, _request, response, _next) => {
-    const status = typeof error?.status === 'number' ? error.status : 500;
-    const code = status === 413 ? 'PAYLOAD_TOO_LARGE' : status < 500 ? 'BAD_USER_INPUT' : 'INTERNAL_SERVER_ERROR';
-    if (status >= 500) logger.error({ err: error }, 'request failed');
-    const message = status >= 500 ? 'Internal server error' : String(error.message ?? 'bad request');
+    const described = describeRequestError(error, limits) ?? {
+      status: 500,
+      code: 'INTERNAL_SERVER_ERROR',
+      message: 'Internal server error',
+    };
+    if (described.status >= 500) logger.error({ err: error }, 'request failed');
     if (response.headersSent) return;
-    response.status(status).json({ errors: [{ message, extensions: { code, ...(production || status >= 500 ? {} : { status }) } }] });
+    response.status(described.status).json({ errors: [{ message: described.message, extensions: { code: described.code } }] });
   };
 }

@@ -9,9 +9,10 @@ import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Image } from '../generated/prisma/client.js';
 import { DuplicateImageError, type ImageRepository } from '../db/image.repository.js';
-import { FileTooLargeError, type FileStore, type TempFile } from '../storage/file-store.js';
+import { FileTooLargeError, IncomingStreamError, type FileStore, type TempFile } from '../storage/file-store.js';
 import { InvalidInputError, NotFoundError, PayloadTooLargeError } from './errors.js';
 import { isSettled, type ImageWaiter } from './image-waiter.js';
+import { jpegMetadataBytes } from './jpeg-metadata.js';
 import { ImageRejectedError, type ImageFacts, type VisionEngine } from './vision.port.js';
 
 /** An image sent by a client. */
@@ -48,6 +49,13 @@ export interface IngestDeps {
 
 /** Longest file name kept for display. */
 const MAX_FILENAME_LENGTH = 255;
+
+/**
+ * Most metadata (EXIF, XMP, ICC, comments) accepted in front of a JPEG's pixels. Cameras write at
+ * most 64 KB of EXIF and profiles are rarely past a few hundred KB; beyond this it is padding that
+ * decoders would parse for nothing.
+ */
+export const MAX_JPEG_METADATA_BYTES = 2 * 1024 * 1024;
 
 /** Receives images and queues their segmentation. */
 export class IngestService {
@@ -119,13 +127,13 @@ export class IngestService {
     try {
       return await this.deps.store.receive(stream, this.deps.maxUploadBytes);
     } catch (error) {
-      if (error instanceof FileTooLargeError || httpStatusOf(error) === 413) {
+      if (error instanceof FileTooLargeError || (error instanceof IncomingStreamError && error.status === 413)) {
         throw new PayloadTooLargeError(
           `the file is larger than the upload limit of ${formatBytes(this.deps.maxUploadBytes)} (MAX_UPLOAD_BYTES)`,
         );
       }
-      if (httpStatusOf(error) === 499 || httpStatusOf(error) === 400) {
-        throw new InvalidInputError('the upload was interrupted before the whole file arrived; send it again');
+      if (error instanceof IncomingStreamError) {
+        throw new InvalidInputError(`the upload was interrupted before the whole file arrived (${error.message}); send it again`);
       }
       throw error;
     }
@@ -137,14 +145,29 @@ export class IngestService {
       const existing = await this.deps.images.findBySha256(temp.sha256);
       if (existing) return { filename, temp, existing };
       if (temp.bytes === 0) throw new InvalidInputError(`"${filename}" is empty (0 bytes); send an image file`);
+      await this.checkMetadata(filename, temp);
       const facts = await this.deps.vision.validateImage(temp.path).catch((error: unknown) => {
-        if (error instanceof ImageRejectedError) throw new InvalidInputError(`"${filename}": ${error.message}`);
+        // The vision module names its input, here the temporary file: that path is the server's business.
+        if (error instanceof ImageRejectedError) {
+          throw new InvalidInputError(`"${filename}": ${error.message.replaceAll(`${temp.path}: `, '').replaceAll(temp.path, 'the file')}`);
+        }
         throw error;
       });
       return { filename, temp, facts };
     } catch (error) {
       await this.deps.store.discardTemp(temp);
       throw error;
+    }
+  }
+
+  private async checkMetadata(filename: string, temp: TempFile): Promise<void> {
+    // Reading one segment past the limit is enough to tell.
+    const metadata = jpegMetadataBytes(await this.deps.store.readTempHead(temp, MAX_JPEG_METADATA_BYTES + 0x10000));
+    if (metadata > MAX_JPEG_METADATA_BYTES) {
+      throw new InvalidInputError(
+        `"${filename}" carries ${formatBytes(metadata)} of metadata (EXIF, XMP, ICC), more than the limit of ` +
+          `${formatBytes(MAX_JPEG_METADATA_BYTES)}; strip it (e.g. exiftool -all= "${filename}") and send it again`,
+      );
     }
   }
 
@@ -198,12 +221,6 @@ interface Received {
   facts?: ImageFacts;
 }
 
-/** HTTP status carried by errors from the multipart parser (graphql-upload uses http-errors). */
-function httpStatusOf(error: unknown): number | undefined {
-  const status = (error as { status?: unknown } | null)?.status;
-  return typeof status === 'number' ? status : undefined;
-}
-
 /**
  * A file name fit for display: the last path component, without control characters, bounded.
  * It is never used to build a path.
@@ -216,7 +233,7 @@ export function displayName(raw: string): string {
 }
 
 function formatBytes(bytes: number): string {
-  return bytes >= 1024 * 1024 ? `${(bytes / 1024 / 1024).toFixed(0)} MB` : `${bytes} bytes`;
+  return bytes >= 1024 * 1024 ? `${(bytes / 1024 / 1024).toFixed(bytes % (1024 * 1024) === 0 ? 0 : 1)} MB` : `${bytes} bytes`;
 }
 
 function elapsed(started: number): number {

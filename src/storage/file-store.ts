@@ -28,6 +28,21 @@ export class FileTooLargeError extends Error {
   }
 }
 
+/**
+ * Thrown when the stream being received failed on the sender's side (the client went away, or its
+ * multipart body was malformed), as opposed to the store failing to write. `status` is the HTTP
+ * status the stream's error carried, if any (413 when the parser's own size limit tripped).
+ */
+export class IncomingStreamError extends Error {
+  override name = 'IncomingStreamError';
+  readonly status: number | undefined;
+  constructor(cause: Error) {
+    super(cause.message, { cause });
+    const status = (cause as { status?: unknown }).status;
+    this.status = typeof status === 'number' ? status : undefined;
+  }
+}
+
 /** A received upload, still under its temporary name. */
 export interface TempFile {
   /** Absolute path of the temporary file. */
@@ -130,9 +145,22 @@ export class FileStore {
     } catch (error) {
       source.resume();
       await fs.rm(tempPath, { force: true });
+      if (!(error instanceof FileTooLargeError) && source.errored) throw new IncomingStreamError(source.errored);
       throw error;
     }
     return { path: tempPath, bytes, sha256: hash.digest('hex') };
+  }
+
+  /** The first `bytes` bytes of a received temporary file (fewer if it is shorter). */
+  async readTempHead(temp: TempFile, bytes: number): Promise<Buffer> {
+    const handle = await fs.open(temp.path, 'r');
+    try {
+      const buffer = Buffer.alloc(Math.min(bytes, temp.bytes));
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
+      return buffer.subarray(0, bytesRead);
+    } finally {
+      await handle.close();
+    }
   }
 
   /** Moves a received temporary file to its final relative path, durably. */

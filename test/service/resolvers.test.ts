@@ -40,7 +40,7 @@ beforeAll(async () => {
   dataDir = await mkdtemp(path.join(os.tmpdir(), 'segcat-resolvers-'));
   const config = loadConfig({ DATABASE_URL: database.url, DATA_DIR: dataDir, LOG_LEVEL: 'silent' });
   runtime = await startRuntime(config, { http: false, worker: true });
-  apollo = createApolloServer({ logger: runtime.logger, production: false });
+  apollo = createApolloServer({ logger: runtime.logger, production: false, maxFilesPerRequest: 50 });
   await apollo.start();
   for (const name of ['person.jpg', 'giraffe.jpg']) {
     await runtime.services.ingest.ingest({ filename: name, stream: Readable.from(await photo(name)) }, { wait: true });

@@ -1,6 +1,7 @@
 import type { FileUpload } from 'graphql-upload/processRequest.mjs';
 import type { MutationResolvers } from '../../generated/graphql.js';
 import { checkId } from '../../services/catalogue.service.js';
+import { InvalidInputError } from '../../services/errors.js';
 import type { IncomingFile } from '../../services/ingest.service.js';
 
 /** Mutations: each takes one `input` and returns a payload. Access is checked before they run. */
@@ -32,6 +33,11 @@ export const Mutation: MutationResolvers = {
 };
 
 async function incoming(file: Promise<FileUpload>): Promise<IncomingFile> {
-  const upload = await file;
+  const upload = await file.catch((error: unknown) => {
+    // The multipart parser's own errors carry an HTTP status (mapped in errors.ts); busboy's do
+    // not, and they all mean the same: the client's body was malformed.
+    if (typeof (error as { status?: unknown }).status === 'number') throw error;
+    throw new InvalidInputError(`the multipart request could not be read (${(error as Error).message}); check the file names and send it again`);
+  });
   return { filename: upload.filename, stream: upload.createReadStream() };
 }
