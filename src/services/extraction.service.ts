@@ -3,7 +3,7 @@
  * segment, format and background) and overlays (the image with every segment tinted), all kept
  * in the file store.
  */
-import type { Extraction, ExtractionBackground, ExtractionFormat, Segment } from '../generated/prisma/client.js';
+import type { Extraction, ExtractionBackground, ExtractionFormat, Image, Segment } from '../generated/prisma/client.js';
 import type { ImageRepository } from '../db/image.repository.js';
 import type { SearchRepository } from '../db/search.repository.js';
 import type { FileStore } from '../storage/file-store.js';
@@ -21,7 +21,7 @@ export interface ExtractionDeps {
   images: ImageRepository;
   search: SearchRepository;
   store: FileStore;
-  vision: Pick<VisionEngine, 'readMask' | 'extract' | 'overlay'>;
+  vision: Pick<VisionEngine, 'readMask' | 'extractMany' | 'overlay'>;
 }
 
 /** Makes and records cut-outs. */
@@ -32,7 +32,10 @@ export class ExtractionService {
   async extractSegment(segmentId: string, options: CutoutOptions): Promise<Extraction> {
     const [segment] = await this.deps.search.segmentsByIds([segmentId]);
     if (!segment) throw new NotFoundError('segment', segmentId);
-    return this.cutOut(segment, options);
+    const [image] = await this.deps.search.imagesByIds([segment.imageId]);
+    if (!image) throw new NotFoundError('image', segment.imageId);
+    const [extraction] = await this.cutOut(image, [segment], options);
+    return extraction!;
   }
 
   /** Cuts out every segment of an image matching the labels and score, best score first. */
@@ -49,9 +52,7 @@ export class ExtractionService {
     const [segments = []] = await this.deps.search.segmentsOfImages([imageId]);
     const labels = filter.labels && filter.labels.length > 0 ? new Set(filter.labels) : undefined;
     const chosen = segments.filter((s) => s.score >= filter.minScore && (!labels || labels.has(s.label)));
-    const extractions: Extraction[] = [];
-    for (const segment of chosen) extractions.push(await this.cutOut(segment, options));
-    return extractions;
+    return this.cutOut(image, chosen, options);
   }
 
   /**
@@ -79,27 +80,38 @@ export class ExtractionService {
     return path;
   }
 
-  private async cutOut(segment: Segment, options: CutoutOptions): Promise<Extraction> {
+  /**
+   * Cut-outs of segments of one image, in the order given: stored ones are reused, the others are
+   * made together from one decode of the image.
+   */
+  private async cutOut(image: Image, segments: Segment[], options: CutoutOptions): Promise<Extraction[]> {
     const { images, store, vision } = this.deps;
-    const key = { segmentId: segment.id, ...options };
-    const existing = await images.findExtraction(key);
-    if (existing && (await store.exists(existing.path))) return existing;
-    const [image] = await this.deps.search.imagesByIds([segment.imageId]);
-    if (!image) throw new NotFoundError('image', segment.imageId);
-    const mask = await vision.readMask(store.absolute(segment.maskPath), boxOf(segment));
-    const picture = await vision.extract(store.absolute(image.storagePath), mask, {
-      background: options.background === 'WHITE' ? 'white' : 'transparent',
-      format: options.format === 'WEBP' ? 'webp' : 'png',
-    });
-    const path = store.cutoutPath(segment.id, options.background, options.format);
-    await store.write(path, picture.data);
-    return images.upsertExtraction({
-      ...key,
-      path,
-      width: picture.width,
-      height: picture.height,
-      bytes: picture.data.length,
-    });
+    const results = await Promise.all(
+      segments.map(async (segment) => {
+        const existing = await images.findExtraction({ segmentId: segment.id, ...options });
+        return existing && (await store.exists(existing.path)) ? existing : undefined;
+      }),
+    );
+    const missing = segments.filter((_, index) => !results[index]);
+    if (missing.length > 0) {
+      const masks = await Promise.all(missing.map((segment) => vision.readMask(store.absolute(segment.maskPath), boxOf(segment))));
+      const pictures = await vision.extractMany(store.absolute(image.storagePath), masks, {
+        background: options.background === 'WHITE' ? 'white' : 'transparent',
+        format: options.format === 'WEBP' ? 'webp' : 'png',
+      });
+      const made = new Map<string, Extraction>();
+      for (const [index, segment] of missing.entries()) {
+        const picture = pictures[index]!;
+        const path = store.cutoutPath(segment.id, options.background, options.format);
+        await store.write(path, picture.data);
+        made.set(
+          segment.id,
+          await images.upsertExtraction({ segmentId: segment.id, ...options, path, width: picture.width, height: picture.height, bytes: picture.data.length }),
+        );
+      }
+      segments.forEach((segment, index) => (results[index] ??= made.get(segment.id)));
+    }
+    return results as Extraction[];
   }
 }
 

@@ -43,12 +43,12 @@ export interface VisionEngine {
   backgroundFileName(root: string): string;
   /** Reads a stored mask back, limited to its box. */
   readMask(maskFile: string, box: BoxMask['box']): Promise<BoxMask>;
-  /** The object alone, cropped to its box. */
-  extract(
+  /** Each object alone, cropped to its box, from one decode of the image; in the order of `masks`. */
+  extractMany(
     imageFile: string,
-    mask: BoxMask,
+    masks: BoxMask[],
     options: { background: 'transparent' | 'white'; format: 'png' | 'webp' },
-  ): Promise<EncodedPicture>;
+  ): Promise<EncodedPicture[]>;
   /** WebP thumbnail about 320 px on its long side. */
   thumbnail(imageFile: string): Promise<EncodedPicture>;
   /** JPEG of the image with each segment tinted, outlined and labelled. */

@@ -8,7 +8,7 @@ import { backgroundMaskFilename, objectMaskFilename } from './mask-filename.js';
 import {
   encodeBackgroundPng,
   encodeMaskPng,
-  extractCutout,
+  extractCutouts,
   InvalidImageError,
   makeThumbnail,
   readBoxMask,
@@ -28,7 +28,7 @@ export function visionEngine(segmenter: Segmenter, options: { maxPixels: number 
     maskFileName: (root, segment) => objectMaskFilename(root, segment.label, segment.score, segment.mask.box),
     backgroundFileName: backgroundMaskFilename,
     readMask: readBoxMask,
-    extract: extractCutout,
+    extractMany: extractCutouts,
     thumbnail: makeThumbnail,
     overlay: (file, segments) => renderOverlay(file, segments),
   };
