@@ -36,6 +36,11 @@ export function createHttpApp({ config, services, apollo, logger, health }: AppD
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
+  // Every answer, errors included: no browser may guess a type segcat did not state.
+  app.use((_request, response, next) => {
+    response.set('X-Content-Type-Options', 'nosniff');
+    next();
+  });
   app.use(
     pinoHttp({
       logger,
@@ -55,7 +60,6 @@ export function createHttpApp({ config, services, apollo, logger, health }: AppD
   app.use('/files', filesRouter(services.store, (request) => accessOf(request, keys).read));
 
   app.get('/overlays/:file', async (request, response, next) => {
-    response.set('X-Content-Type-Options', 'nosniff');
     if (!accessOf(request, keys).read) return void response.status(401).json({ error: 'a read key is needed' });
     const id = /^([0-9a-f-]{36})\.jpg$/i.exec(request.params.file)?.[1];
     if (!id) return void response.status(404).json({ error: 'no such overlay' });

@@ -12,7 +12,6 @@ const IMMUTABLE_ROOTS = new Set(['originals', 'thumbnails']);
 export function filesRouter(store: FileStore, canRead: (request: Request) => boolean): Router {
   const router = Router();
   router.get('/{*path}', async (request: Request, response: Response) => {
-    response.set('X-Content-Type-Options', 'nosniff');
     if (!canRead(request)) {
       response.status(401).json({ error: 'reading files needs a key: send `Authorization: Bearer <SEGCAT_READ_KEY>`' });
       return;
