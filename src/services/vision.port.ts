@@ -29,6 +29,11 @@ export interface EncodedPicture {
 export interface VisionEngine {
   /** The loaded model. */
   readonly model: ModelInfo;
+  /**
+   * Checks that a file is a supported raster image within the pixel limit (throws
+   * ImageRejectedError) and makes its thumbnail, from the same decode.
+   */
+  acceptImage(file: string): Promise<{ facts: ImageFacts; thumbnail: EncodedPicture }>;
   /** Checks that a file is a supported raster image within the pixel limit; throws ImageRejectedError. */
   validateImage(file: string): Promise<ImageFacts>;
   /** Runs the model on an image file. */

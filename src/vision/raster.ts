@@ -102,13 +102,28 @@ export interface ValidateOptions {
  */
 export async function validateImage(input: ImageInput, options: ValidateOptions): Promise<ImageInfo> {
   const info = await inspectHeader(input, options.maxPixels);
+  // stats() decodes every pixel without keeping an output buffer.
+  await decodeOrReject(input, info, sharp(input, { failOn: 'error', limitInputPixels: options.maxPixels }).stats());
+  return info;
+}
+
+/**
+ * validateImage and makeThumbnail in one decode, for images entering the catalogue: the
+ * thumbnail's resize reads every pixel, so truncated or damaged files are refused all the same.
+ */
+export async function acceptImage(input: ImageInput, options: ValidateOptions): Promise<{ info: ImageInfo; thumbnail: EncodedImage }> {
+  const info = await inspectHeader(input, options.maxPixels);
+  const pipeline = sharp(input, { autoOrient: true, failOn: 'error', limitInputPixels: options.maxPixels });
+  const thumbnail = await decodeOrReject(input, info, encodeThumbnail(pipeline));
+  return { info, thumbnail };
+}
+
+async function decodeOrReject<T>(input: ImageInput, info: ImageInfo, decoding: Promise<T>): Promise<T> {
   try {
-    // stats() decodes every pixel without keeping an output buffer.
-    await sharp(input, { failOn: 'error', limitInputPixels: options.maxPixels }).stats();
+    return await decoding;
   } catch (error) {
     throw new InvalidImageError('CORRUPT', `${describe(input)}: corrupt or truncated ${info.format} (${errorText(error)})`);
   }
-  return info;
 }
 
 /** An image scaled and padded into the model input: interleaved RGB bytes, input-sized. */
@@ -298,7 +313,11 @@ export async function renderOverlay(
 
 /** A small WebP preview, about 320 px on its long side (never enlarged). */
 export async function makeThumbnail(image: ImageInput): Promise<EncodedImage> {
-  const { data, info } = await sharp(image, { autoOrient: true })
+  return encodeThumbnail(sharp(image, { autoOrient: true }));
+}
+
+async function encodeThumbnail(pipeline: Sharp): Promise<EncodedImage> {
+  const { data, info } = await pipeline
     .resize(320, 320, { fit: 'inside', withoutEnlargement: true })
     .webp({ quality: 80 })
     .toBuffer({ resolveWithObject: true });

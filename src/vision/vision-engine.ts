@@ -6,6 +6,7 @@ import type { Config } from '../config.js';
 import { ImageRejectedError, type VisionEngine } from '../services/vision.port.js';
 import { backgroundMaskFilename, objectMaskFilename } from './mask-filename.js';
 import {
+  acceptImage,
   encodeBackgroundPng,
   encodeMaskPng,
   extractCutouts,
@@ -22,6 +23,11 @@ export function visionEngine(segmenter: Segmenter, options: { maxPixels: number 
   return {
     model: segmenter.info,
     validateImage: (file) => rejecting(() => validateImage(file, { maxPixels: options.maxPixels })),
+    acceptImage: (file) =>
+      rejecting(async () => {
+        const { info, thumbnail } = await acceptImage(file, { maxPixels: options.maxPixels });
+        return { facts: info, thumbnail };
+      }),
     segment: (file) => rejecting(() => segmenter.segment(file)),
     encodeMask: encodeMaskPng,
     encodeBackground: encodeBackgroundPng,
