@@ -2,7 +2,7 @@
  * The composition root: builds segcat from its configuration (database, file store, model,
  * services, queue worker, HTTP server) and takes it down again in order.
  */
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
 import type { Config } from './config.js';
@@ -99,6 +99,9 @@ export async function startRuntime(config: Config, options: RuntimeOptions): Pro
   }
 }
 
+/** Longest a client may take to send a request's headers (REQUEST_TIMEOUT_MS when shorter). */
+const HEADERS_TIMEOUT_MS = 30_000;
+
 async function serveHttp(runtime: Runtime, cleanups: (() => Promise<void>)[], modelName: string): Promise<string> {
   const { config, logger, database, services } = runtime;
   const apollo = createApolloServer({ logger, production: config.production, maxFilesPerRequest: config.maxFilesPerRequest });
@@ -117,10 +120,23 @@ async function serveHttp(runtime: Runtime, cleanups: (() => Promise<void>)[], mo
       model: { ok: true, detail: modelName },
     }),
   });
-  const server: Server = await new Promise((resolve, reject) => {
-    const listening = app.listen(config.port, (error?: Error) => (error ? reject(error) : resolve(listening)));
+  const server = createServer(
+    {
+      // A client must send its whole request (headers and body) within this time: slow senders
+      // cannot hold connections and upload buffers open. Node checks at this interval.
+      requestTimeout: config.requestTimeoutMs,
+      headersTimeout: Math.min(config.requestTimeoutMs, HEADERS_TIMEOUT_MS),
+      connectionsCheckingInterval: Math.min(config.requestTimeoutMs, HEADERS_TIMEOUT_MS) / 2,
+    },
+    app,
+  );
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, () => {
+      server.off('error', reject);
+      resolve();
+    });
   });
-  server.requestTimeout = config.requestTimeoutMs;
   cleanups.push(() => closeServer(server));
   const { port } = server.address() as AddressInfo;
   return config.publicUrl ?? `http://localhost:${port}`;
