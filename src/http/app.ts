@@ -16,7 +16,7 @@ import { codeOf, describeRequestError, type RequestLimits } from '../graphql/err
 import { MAX_JSON_BODY } from '../graphql/limits.js';
 import { createLoaders } from '../graphql/loaders.js';
 import type { Services } from '../services/services.js';
-import { accessOf } from './access.js';
+import { accessOf, sessionRouter } from './access.js';
 import { filesRouter } from './files.route.js';
 
 /** Reports whether the parts the service depends on work. */
@@ -57,6 +57,7 @@ export function createHttpApp({ config, services, apollo, logger, health }: AppD
     response.status(ok ? 200 : 503).json({ status: ok ? 'ok' : 'unavailable', checks });
   });
 
+  app.use('/session', sessionRouter(keys));
   app.use('/files', filesRouter(services.store, (request) => accessOf(request, keys).read));
 
   app.get('/overlays/:file', async (request, response, next) => {
