@@ -146,6 +146,7 @@ export class ImageRepository {
    * replaced result (old masks and cut-outs) for the caller to remove once this has committed.
    */
   async saveSegmentation(id: string, record: SegmentationRecord): Promise<string[]> {
+    if (await this.saveFirstSegmentation(id, record)) return [];
     return this.prisma.$transaction(async (tx) => {
       const previous = await tx.image.findUniqueOrThrow({
         where: { id },
@@ -169,7 +170,9 @@ export class ImageRepository {
         },
       });
       await tx.segment.createMany({ data: record.segments.map((segment) => ({ ...segment, imageId: id })) });
-      await tx.imageLabel.createMany({ data: summariseLabels(id, image.createdAt, record.segments) });
+      await tx.imageLabel.createMany({
+        data: summariseLabels(record.segments).map((label) => ({ ...label, imageId: id, imageCreatedAt: image.createdAt })),
+      });
       await notify(tx, [id], 'DONE');
       const kept = new Set([...record.segments.map((segment) => segment.maskPath), record.backgroundMaskPath]);
       const replaced = [
@@ -178,6 +181,36 @@ export class ImageRepository {
       ];
       return replaced.filter((file): file is string => file !== null && !kept.has(file));
     });
+  }
+
+  /**
+   * The common case, an image segmented for the first time (it has no model yet, so no segments
+   * or labels either), as one statement: one round trip instead of a transaction's nine. Returns
+   * false, having changed nothing, when the image was segmented before or is gone.
+   */
+  private async saveFirstSegmentation(id: string, record: SegmentationRecord): Promise<boolean> {
+    const segments = record.segments;
+    const labels = summariseLabels(segments);
+    const column = <K extends keyof NewSegment>(key: K) => segments.map((segment) => segment[key]);
+    const rows = await this.prisma.$queryRaw<unknown[]>`
+      WITH image AS (
+        UPDATE "Image" SET status = 'DONE', error = NULL, "modelName" = ${record.modelName}, "modelVersion" = ${record.modelVersion},
+          "backgroundMaskPath" = ${record.backgroundMaskPath}, "backgroundArea" = ${record.backgroundArea}::int,
+          "segmentedAt" = now(), "updatedAt" = now()
+        WHERE id = ${id}::uuid AND "modelName" IS NULL
+        RETURNING id, "createdAt"
+      ), segments AS (
+        INSERT INTO "Segment" ("imageId", label, "classId", score, x, y, width, height, area, "maskPath")
+        SELECT image.id, s.* FROM image, unnest(${column('label')}::text[], ${column('classId')}::int[], ${column('score')}::real[],
+          ${column('x')}::int[], ${column('y')}::int[], ${column('width')}::int[], ${column('height')}::int[], ${column('area')}::int[],
+          ${column('maskPath')}::text[]) AS s
+      ), labels AS (
+        INSERT INTO "ImageLabel" ("imageId", "imageCreatedAt", label, "maxScore", "segmentCount")
+        SELECT image.id, image."createdAt", l.* FROM image, unnest(${labels.map((l) => l.label)}::text[],
+          ${labels.map((l) => l.maxScore)}::real[], ${labels.map((l) => l.segmentCount)}::int[]) AS l
+      )
+      SELECT pg_notify(${IMAGE_EVENTS_CHANNEL}, ${JSON.stringify({ id, status: 'DONE' })})::text FROM image`;
+    return rows.length === 1;
   }
 
   /** Marks an image FAILED with a reason people can read. */
@@ -276,8 +309,8 @@ async function notify(tx: Transaction, ids: string[], status: Image['status']): 
   }
 }
 
-/** One ImageLabel row per class: its best score and how many segments it has. */
-function summariseLabels(imageId: string, imageCreatedAt: Date, segments: NewSegment[]) {
+/** Per class: its best score and how many segments it has (the content of ImageLabel rows). */
+function summariseLabels(segments: NewSegment[]): { label: string; maxScore: number; segmentCount: number }[] {
   const byLabel = new Map<string, { maxScore: number; segmentCount: number }>();
   for (const segment of segments) {
     const entry = byLabel.get(segment.label) ?? { maxScore: 0, segmentCount: 0 };
@@ -285,5 +318,5 @@ function summariseLabels(imageId: string, imageCreatedAt: Date, segments: NewSeg
     entry.segmentCount += 1;
     byLabel.set(segment.label, entry);
   }
-  return [...byLabel].map(([label, entry]) => ({ imageId, imageCreatedAt, label, ...entry }));
+  return [...byLabel].map(([label, entry]) => ({ label, ...entry }));
 }
