@@ -61,8 +61,14 @@ const envSchema = z.object({
   EMBEDDED_PG_PORT: z.coerce.number().int().min(1).max(65535).default(54329),
   /** pino log level. */
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  /** Longest a request may take, in milliseconds. */
+  /** Longest a client may take to send a whole request (headers and body), in milliseconds. */
   REQUEST_TIMEOUT_MS: int(120_000),
+  /**
+   * With DATABASE_URL: a queue job locked longer than this many minutes belongs to a dead worker
+   * and is re-queued at start, and unreferenced stored files older than this are removed. (With
+   * the embedded database the process owns DATA_DIR, so every locked job and orphan is reclaimed.)
+   */
+  SEGCAT_STALE_MINUTES: z.coerce.number().min(0).default(10),
 });
 
 /** segcat's settings, parsed from the environment. */
@@ -88,6 +94,7 @@ export type Config = Readonly<{
   embeddedPgPort: number;
   logLevel: string;
   requestTimeoutMs: number;
+  staleMs: number;
 }>;
 
 /** Thrown when the environment holds invalid settings; lists every bad key. */
@@ -125,5 +132,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     embeddedPgPort: e.EMBEDDED_PG_PORT,
     logLevel: e.LOG_LEVEL,
     requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
+    staleMs: e.SEGCAT_STALE_MINUTES * 60_000,
   });
 }

@@ -7,10 +7,11 @@ import type { AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
 import type { Config } from './config.js';
 import { openDatabase, type Database } from './db/database.js';
+import { ImageRepository } from './db/image.repository.js';
 import { listenForImageEvents } from './db/image-events.js';
 import { createApolloServer } from './graphql/server.js';
 import { createHttpApp } from './http/app.js';
-import { installQueue, startWorker, type QueueWorker } from './jobs/queue.js';
+import { installQueue, startWorker, unlockAbandonedJobs, type QueueWorker } from './jobs/queue.js';
 import { createServices, type Services } from './services/services.js';
 import { FileStore } from './storage/file-store.js';
 import { createVisionRegistry } from './vision/vision-engine.js';
@@ -69,6 +70,7 @@ export async function startRuntime(config: Config, options: RuntimeOptions): Pro
     const database = await openDatabase(config, logger);
     cleanups.push(() => database.close());
     await installQueue(database.url, logger);
+    await reconcile(config, database, store, logger);
     const events = await listenForImageEvents(database.url, logger);
     cleanups.push(() => events.close());
     const services = createServices({
@@ -97,6 +99,22 @@ export async function startRuntime(config: Config, options: RuntimeOptions): Pro
     await close();
     throw error;
   }
+}
+
+/**
+ * Repairs what a crash (kill -9, power loss) can leave: jobs locked by a dead worker, images stuck
+ * PROCESSING, and files written whose rows never committed. Temporary files went in store.init().
+ * With the embedded database this process owns DATA_DIR and the database, so everything left over
+ * is abandoned; with DATABASE_URL other processes may be mid-work, so only what is older than
+ * SEGCAT_STALE_MINUTES counts.
+ */
+async function reconcile(config: Config, database: Database, store: FileStore, logger: Logger): Promise<void> {
+  const olderThanMs = config.databaseUrl ? config.staleMs : undefined;
+  const images = new ImageRepository(database.prisma);
+  const jobs = await unlockAbandonedJobs(database.url, olderThanMs, logger);
+  const requeued = await images.requeueAbandoned();
+  const orphans = await store.removeOrphans(await images.referencedFiles(), olderThanMs);
+  if (jobs + requeued + orphans > 0) logger.warn({ jobs, requeued, orphans }, 'recovered work and files left by an earlier run');
 }
 
 /** Longest a client may take to send a request's headers (REQUEST_TIMEOUT_MS when shorter). */

@@ -136,6 +136,36 @@ export class ImageRepository {
     });
   }
 
+  /**
+   * After a crash: images left PROCESSING whose job no worker holds any more go back to PENDING,
+   * and images waiting with no job at all get one. Returns how many images were touched.
+   */
+  async requeueAbandoned(): Promise<number> {
+    return this.prisma.$transaction(async (tx) => {
+      const reset = await tx.$executeRaw`
+        UPDATE "Image" i SET status = 'PENDING'
+        WHERE i.status = 'PROCESSING'
+          AND NOT EXISTS (SELECT 1 FROM graphile_worker._private_jobs j WHERE j.key = i.id::text AND j.locked_at IS NOT NULL)`;
+      const jobless = await tx.$queryRaw<{ id: string }[]>`
+        SELECT i.id::text AS id FROM "Image" i
+        WHERE i.status IN ('PENDING', 'PROCESSING')
+          AND NOT EXISTS (SELECT 1 FROM graphile_worker._private_jobs j WHERE j.key = i.id::text)`;
+      for (const { id } of jobless) await addSegmentationJob(tx, id);
+      return reset + jobless.length;
+    });
+  }
+
+  /** Every stored file a row points to (originals, thumbnails, masks, cut-outs). */
+  async referencedFiles(): Promise<Set<string>> {
+    const rows = await this.prisma.$queryRaw<{ path: string }[]>`
+      SELECT "storagePath" AS path FROM "Image"
+      UNION ALL SELECT "thumbnailPath" FROM "Image" WHERE "thumbnailPath" IS NOT NULL
+      UNION ALL SELECT "backgroundMaskPath" FROM "Image" WHERE "backgroundMaskPath" IS NOT NULL
+      UNION ALL SELECT "maskPath" FROM "Segment"
+      UNION ALL SELECT path FROM "Extraction"`;
+    return new Set(rows.map((row) => row.path));
+  }
+
   /** Marks an image as being segmented now. */
   async markProcessing(id: string): Promise<void> {
     await this.prisma.image.update({ where: { id }, data: { status: 'PROCESSING', error: null } });

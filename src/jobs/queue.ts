@@ -35,6 +35,25 @@ export async function installQueue(databaseUrl: string, logger: Logger): Promise
   }
 }
 
+/**
+ * Unlocks jobs (and their queues) that a worker which died mid-job left locked, so that another
+ * worker picks them up now rather than after graphile-worker's own four-hour timeout: every locked
+ * job when `lockedLongerThanMs` is undefined (this process owns the database), else only those
+ * locked longer than that. Returns how many jobs were unlocked.
+ */
+export async function unlockAbandonedJobs(databaseUrl: string, lockedLongerThanMs: number | undefined, logger: Logger): Promise<number> {
+  const pgPool = createPool(databaseUrl, 1, logger);
+  try {
+    const age = lockedLongerThanMs === undefined ? null : `${Math.floor(lockedLongerThanMs)} milliseconds`;
+    const stale = 'locked_at IS NOT NULL AND ($1::interval IS NULL OR locked_at < now() - $1::interval)';
+    const jobs = await pgPool.query(`UPDATE graphile_worker._private_jobs SET locked_at = NULL, locked_by = NULL WHERE ${stale}`, [age]);
+    await pgPool.query(`UPDATE graphile_worker._private_job_queues SET locked_at = NULL, locked_by = NULL WHERE ${stale}`, [age]);
+    return jobs.rowCount ?? 0;
+  } finally {
+    await pgPool.end();
+  }
+}
+
 /** Starts a worker. */
 export async function startWorker(options: WorkerOptions): Promise<QueueWorker> {
   const segmentImage: Task = async (payload, helpers) => {

@@ -242,6 +242,27 @@ export class FileStore {
     return { absolutePath, contentType };
   }
 
+  /**
+   * Removes stored files no row points to, left by a crash between writing a file and committing
+   * its row (overlays are a cache and are left alone). With `olderThanMs`, younger files are kept:
+   * another process may be about to commit their rows. Returns how many were removed.
+   */
+  async removeOrphans(referenced: ReadonlySet<string>, olderThanMs?: number): Promise<number> {
+    let removed = 0;
+    for (const root of ['originals', 'thumbnails', 'masks', 'cutouts'] as const) {
+      for (const file of await this.listFiles(root)) {
+        if (referenced.has(file)) continue;
+        if (olderThanMs !== undefined) {
+          const stat = await fs.stat(this.absolute(file)).catch(() => undefined);
+          if (!stat || Date.now() - stat.mtimeMs < olderThanMs) continue;
+        }
+        await fs.rm(this.absolute(file), { force: true });
+        removed += 1;
+      }
+    }
+    return removed;
+  }
+
   /** Relative paths of every file under a served root, for reconciliation. */
   async listFiles(root: (typeof SERVED_ROOTS)[number]): Promise<string[]> {
     const base = path.join(this.root, root);
