@@ -41,7 +41,7 @@ export interface IngestOptions {
 export interface IngestDeps {
   images: ImageRepository;
   store: FileStore;
-  vision: Pick<VisionEngine, 'validateImage' | 'thumbnail'>;
+  vision: Pick<VisionEngine, 'acceptImage'>;
   waiter: ImageWaiter;
   logger: Logger;
   maxUploadBytes: number;
@@ -146,14 +146,14 @@ export class IngestService {
       if (existing) return { filename, temp, existing };
       if (temp.bytes === 0) throw new InvalidInputError(`"${filename}" is empty (0 bytes); send an image file`);
       await this.checkMetadata(filename, temp);
-      const facts = await this.deps.vision.validateImage(temp.path).catch((error: unknown) => {
+      const { facts, thumbnail } = await this.deps.vision.acceptImage(temp.path).catch((error: unknown) => {
         // The vision module names its input, here the temporary file: that path is the server's business.
         if (error instanceof ImageRejectedError) {
           throw new InvalidInputError(`"${filename}": ${error.message.replaceAll(`${temp.path}: `, '').replaceAll(temp.path, 'the file')}`);
         }
         throw error;
       });
-      return { filename, temp, facts };
+      return { filename, temp, facts, thumbnail: thumbnail.data };
     } catch (error) {
       await this.deps.store.discardTemp(temp);
       throw error;
@@ -173,8 +173,8 @@ export class IngestService {
 
   private async record(item: Received, batchId?: string): Promise<IngestResult> {
     const { images, store } = this.deps;
-    const { temp, filename, facts } = item;
-    if (item.existing || !facts) return { image: item.existing!, duplicate: true };
+    const { temp, filename, facts, thumbnail } = item;
+    if (item.existing || !facts || !thumbnail) return { image: item.existing!, duplicate: true };
     const storagePath = store.originalPath(temp.sha256, facts.mimeType);
     const thumbnailPath = store.thumbnailPath(temp.sha256);
     const alreadyStored = await store.exists(storagePath);
@@ -187,7 +187,7 @@ export class IngestService {
       // Made now rather than after segmentation, so that queued images already show in grids.
       if (!(await store.exists(thumbnailPath))) {
         made.push(thumbnailPath);
-        await store.write(thumbnailPath, (await this.deps.vision.thumbnail(store.absolute(storagePath))).data);
+        await store.write(thumbnailPath, thumbnail);
       }
       const image = await images.createAndEnqueue({
         sha256: temp.sha256,
@@ -219,6 +219,8 @@ interface Received {
   temp: TempFile;
   existing?: Image;
   facts?: ImageFacts;
+  /** WebP thumbnail made while checking the file. */
+  thumbnail?: Buffer;
 }
 
 /**

@@ -34,8 +34,6 @@ export interface VisionEngine {
    * ImageRejectedError) and makes its thumbnail, from the same decode.
    */
   acceptImage(file: string): Promise<{ facts: ImageFacts; thumbnail: EncodedPicture }>;
-  /** Checks that a file is a supported raster image within the pixel limit; throws ImageRejectedError. */
-  validateImage(file: string): Promise<ImageFacts>;
   /** Runs the model on an image file. */
   segment(file: string): Promise<SegmentationResult>;
   /** Image-sized, single-channel, white-on-black PNG of one mask. */

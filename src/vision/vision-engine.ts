@@ -14,7 +14,6 @@ import {
   makeThumbnail,
   readBoxMask,
   renderOverlay,
-  validateImage,
 } from './raster.js';
 import { createSegmenter, type Segmenter } from './segmenter.js';
 
@@ -22,7 +21,6 @@ import { createSegmenter, type Segmenter } from './segmenter.js';
 export function visionEngine(segmenter: Segmenter, options: { maxPixels: number }): VisionEngine {
   return {
     model: segmenter.info,
-    validateImage: (file) => rejecting(() => validateImage(file, { maxPixels: options.maxPixels })),
     acceptImage: (file) =>
       rejecting(async () => {
         const { info, thumbnail } = await acceptImage(file, { maxPixels: options.maxPixels });
