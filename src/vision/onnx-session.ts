@@ -1,8 +1,14 @@
 /**
  * The one module that touches onnxruntime-node: opens a YOLO-seg ONNX file, reads its metadata and
  * runs it. Everything before (decoding, letterbox) and after (NMS, masks) lives elsewhere.
+ *
+ * onnxruntime-node runs a session synchronously on the calling thread, so on the main thread every
+ * model run would stall the event loop (HTTP, database, sharp's callbacks) for its whole length.
+ * The session therefore lives in a worker thread of its own, and the main thread stays free while
+ * the model runs.
  */
-import * as ort from 'onnxruntime-node';
+import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
 import { OnnxMetadataError, parseClassNames, parseImageSize, readOnnxMetadata } from './onnx-metadata.js';
 
 /** A float tensor returned by the model. */
@@ -18,9 +24,9 @@ export interface OnnxSegmentationModel {
   classNames: string[];
   /** Raw `metadata_props` of the file (version, license, ...). */
   metadata: Readonly<Record<string, string>>;
-  /** Runs one letterboxed NCHW float image; resolves to detections [1, C, N] and prototypes [1, K, H, W]. */
+  /** Runs one letterboxed NCHW float image (its buffer is handed over); resolves to detections [1, C, N] and prototypes [1, K, H, W]. */
   run(input: Float32Array): Promise<{ detections: OutputTensor; prototypes: OutputTensor }>;
-  /** Frees the native session. */
+  /** Frees the native session and its thread. */
   release(): Promise<void>;
 }
 
@@ -28,6 +34,39 @@ export interface OnnxSegmentationModel {
 export interface OpenModelOptions {
   /** Intra-op threads; 0 lets onnxruntime pick (one per core). */
   threads?: number;
+}
+
+/**
+ * The model thread. It is plain JavaScript passed as a string so that it runs the same from the
+ * compiled package and from the TypeScript sources under test.
+ */
+const MODEL_THREAD = `
+const { parentPort, workerData } = require('node:worker_threads');
+const ort = require(workerData.onnxruntime);
+ort.InferenceSession.create(workerData.bytes, {
+  intraOpNumThreads: workerData.threads,
+  // One image at a time through a chain of convolutions: inter-op parallelism only adds overhead.
+  executionMode: 'sequential',
+  graphOptimizationLevel: 'all',
+}).then((session) => {
+  parentPort.on('message', async ({ id, input, dims }) => {
+    try {
+      const results = await session.run({ [session.inputNames[0]]: new ort.Tensor('float32', input, dims) });
+      const outputs = session.outputNames.map((name) => ({ data: results[name].data, dims: results[name].dims }));
+      parentPort.postMessage({ id, outputs });
+    } catch (error) {
+      parentPort.postMessage({ id, error: String(error && error.message || error) });
+    }
+  });
+  parentPort.postMessage({ ready: true });
+}, (error) => parentPort.postMessage({ ready: false, error: String(error && error.message || error) }));
+`;
+
+/** Reply of the model thread to one run. */
+interface RunReply {
+  id: number;
+  outputs?: OutputTensor[];
+  error?: string;
 }
 
 /**
@@ -44,13 +83,17 @@ export async function openOnnxModel(bytes: Uint8Array, options: OpenModelOptions
   }
   const classNames = parseClassNames(metadata.names);
   const { width: inputWidth, height: inputHeight } = parseImageSize(metadata.imgsz);
-  const session = await ort.InferenceSession.create(bytes, {
-    intraOpNumThreads: options.threads ?? 0,
-    // One image at a time through a chain of convolutions: inter-op parallelism only adds overhead.
-    executionMode: 'sequential',
-    graphOptimizationLevel: 'all',
+  const worker = await startModelThread(bytes, options.threads ?? 0);
+  const pending = new Map<number, { resolve: (reply: RunReply) => void; reject: (error: Error) => void }>();
+  let nextId = 0;
+  worker.on('message', (reply: RunReply) => {
+    pending.get(reply.id)?.resolve(reply);
+    pending.delete(reply.id);
   });
-  const inputName = session.inputNames[0]!;
+  worker.on('error', (error) => {
+    for (const waiter of pending.values()) waiter.reject(error);
+    pending.clear();
+  });
   const dims = [1, 3, inputHeight, inputWidth];
   return {
     inputWidth,
@@ -58,18 +101,39 @@ export async function openOnnxModel(bytes: Uint8Array, options: OpenModelOptions
     classNames,
     metadata: Object.freeze({ ...metadata }),
     async run(input) {
-      const results = await session.run({ [inputName]: new ort.Tensor('float32', input, dims) });
-      const tensors = session.outputNames.map((name) => results[name]!);
-      const detections = tensors.find((t) => t.dims.length === 3);
-      const prototypes = tensors.find((t) => t.dims.length === 4);
+      const id = nextId++;
+      const reply = await new Promise<RunReply>((resolve, reject) => {
+        pending.set(id, { resolve, reject });
+        worker.postMessage({ id, input, dims }, [input.buffer as ArrayBuffer]);
+      });
+      if (reply.error !== undefined) throw new Error(`model run failed: ${reply.error}`);
+      const detections = reply.outputs!.find((t) => t.dims.length === 3);
+      const prototypes = reply.outputs!.find((t) => t.dims.length === 4);
       if (!detections || !prototypes) {
         throw new OnnxMetadataError('model outputs are not YOLO-seg shaped ([1,C,N] and [1,K,H,W])');
       }
-      return {
-        detections: { data: detections.data as Float32Array, dims: detections.dims },
-        prototypes: { data: prototypes.data as Float32Array, dims: prototypes.dims },
-      };
+      return { detections, prototypes };
     },
-    release: () => session.release(),
+    release: async () => {
+      await worker.terminate();
+    },
   };
+}
+
+/** Starts the model thread and waits until its session is loaded. */
+function startModelThread(bytes: Uint8Array, threads: number): Promise<Worker> {
+  const onnxruntime = createRequire(import.meta.url).resolve('onnxruntime-node');
+  const worker = new Worker(MODEL_THREAD, { eval: true, workerData: { onnxruntime, bytes, threads } });
+  return new Promise((resolve, reject) => {
+    const fail = (error: Error) => {
+      void worker.terminate();
+      reject(error);
+    };
+    worker.once('error', fail);
+    worker.once('message', (message: { ready: boolean; error?: string }) => {
+      worker.off('error', fail);
+      if (message.ready) resolve(worker);
+      else fail(new Error(message.error));
+    });
+  });
 }
