@@ -4,7 +4,7 @@
  * schema and runs workers. Any number of worker processes, on any machines, may share a database:
  * graphile-worker locks each job with SKIP LOCKED, so no image is processed twice at once.
  */
-import { Logger as WorkerLogger, run, runMigrations, type Task } from 'graphile-worker';
+import { Logger as WorkerLogger, run, runMigrations, type Runner, type Task } from 'graphile-worker';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import type { SegmentationService } from '../services/segmentation.service.js';
@@ -54,7 +54,16 @@ export async function unlockAbandonedJobs(databaseUrl: string, lockedLongerThanM
   }
 }
 
-/** Starts a worker. */
+/** Consecutive failures to fetch a job (each a poll interval apart) before the runner is rebuilt. */
+const RESTART_AFTER_FAILURES = 6;
+const POLL_INTERVAL_MS = 2000;
+
+/**
+ * Starts a worker that heals itself. graphile-worker retries a failed job fetch forever, but a
+ * fetch that failed while the database was away at the runner's start can stay cached as failed
+ * in that runner; so when fetching keeps failing, the runner is stopped and a fresh one started
+ * (repeatedly, while the database is still away).
+ */
 export async function startWorker(options: WorkerOptions): Promise<QueueWorker> {
   const segmentImage: Task = async (payload, helpers) => {
     const { imageId, model } = parsePayload(payload);
@@ -65,17 +74,47 @@ export async function startWorker(options: WorkerOptions): Promise<QueueWorker> 
   };
   // The pool is ours, so that it is closed only after the runner has stopped using it.
   const pgPool = createPool(options.databaseUrl, options.concurrency + 2, options.logger);
-  const runner = await run({
-    pgPool,
-    concurrency: options.concurrency,
-    // segcat handles SIGINT/SIGTERM itself, to shut down in order.
-    noHandleSignals: true,
-    pollInterval: 2000,
-    logger: workerLogger(options.logger),
-    taskList: { [SEGMENT_IMAGE_TASK]: segmentImage },
-  });
+  let stopping = false;
+  let failures = 0;
+  let restarting: Promise<void> | undefined;
+  const launch = async (): Promise<Runner> => {
+    const started = await run({
+      pgPool,
+      concurrency: options.concurrency,
+      // segcat handles SIGINT/SIGTERM itself, to shut down in order.
+      noHandleSignals: true,
+      pollInterval: POLL_INTERVAL_MS,
+      logger: workerLogger(options.logger),
+      taskList: { [SEGMENT_IMAGE_TASK]: segmentImage },
+    });
+    started.events.on('worker:getJob:error', () => {
+      failures += 1;
+      if (failures >= RESTART_AFTER_FAILURES && !restarting && !stopping) restarting = restart().finally(() => (restarting = undefined));
+    });
+    const healthy = () => (failures = 0);
+    started.events.on('worker:getJob:empty', healthy);
+    started.events.on('job:start', healthy);
+    return started;
+  };
+  const restart = async (): Promise<void> => {
+    options.logger.warn({ failures }, 'queue worker cannot fetch jobs; restarting it');
+    await runner.stop().catch(() => undefined);
+    while (!stopping) {
+      try {
+        failures = 0;
+        runner = await launch();
+        return;
+      } catch (error) {
+        options.logger.warn({ err: error }, 'queue worker cannot start yet; retrying');
+        await new Promise((resolve) => setTimeout(resolve, POLL_INTERVAL_MS));
+      }
+    }
+  };
+  let runner = await launch();
   return {
     async stop() {
+      stopping = true;
+      await restarting;
       await runner.stop();
       await pgPool.end();
     },

@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../src/db/embedded-postgres.js';
-import { startTestServer, photo, type TestServer } from '../support/server.js';
+import { startTestServer, photo, waitForSettled, type TestServer } from '../support/server.js';
 import { eventually } from './raw-http.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -52,7 +52,7 @@ describe('PostgreSQL going away while serving', () => {
     await chmod(work, 0o755); // the embedded PostgreSQL runs as its own user when tests run as root
     port = await freePort();
     postgres = await startEmbeddedPostgres({ dataDir: work, port, logger: pino({ level: 'silent' }) });
-    server = await startTestServer({ DATABASE_URL: postgres.url, LOG_LEVEL: 'silent' });
+    server = await startTestServer({ DATABASE_URL: postgres.url, LOG_LEVEL: process.env.DEBUG_LOG ?? 'silent' });
   });
 
   afterAll(async () => {
@@ -79,11 +79,12 @@ describe('PostgreSQL going away while serving', () => {
     postgres = await startEmbeddedPostgres({ dataDir: work, port, logger: pino({ level: 'silent' }) });
     await eventually(async () => (await fetch(`${server.url}/health`)).status === 200, '/health is 200 again', 60_000);
     expect((await server.graphql(QUERY)).data.images.totalCount).toBe(0);
-    // Recorded and queued once more (the embedded queue worker's own recovery is not covered here).
-    const again = await server.upload(`mutation($file: Upload!) { uploadImage(input: { file: $file, wait: false }) { image { status } } }`, [
+    // Recorded, queued, and segmented by the server's own worker, which has recovered too.
+    const again = await server.upload(`mutation($file: Upload!) { uploadImage(input: { file: $file, wait: false }) { image { id status } } }`, [
       { variable: 'file', name: 'eagle.jpg', data: await photo('eagle.jpg') },
     ]);
     expect(again.errors).toBeUndefined();
     expect(again.data.uploadImage.image.status).toBe('PENDING');
+    expect(await waitForSettled(server, again.data.uploadImage.image.id)).toBe('DONE');
   });
 });
