@@ -32,8 +32,10 @@ export function accessOf(request: Request, keys: Keys): Access {
   const presented = /^Bearer\s+(.+)$/i.exec(request.get('authorization') ?? '')?.[1]?.trim();
   const session = sessionScope(cookieOf(request, SESSION_COOKIE), keys);
   const matches = (key: string | undefined) => key !== undefined && presented !== undefined && sameSecret(presented, key);
-  const write = keys.apiKey === undefined || matches(keys.apiKey) || session === 'write';
-  const read = keys.readKey === undefined || write || matches(keys.readKey) || session === 'read';
+  const writeKey = matches(keys.apiKey) || session === 'write';
+  const write = keys.apiKey === undefined || writeKey;
+  // The API key also reads; but with no API key set, anyone may write, and that must not open reads.
+  const read = keys.readKey === undefined || writeKey || matches(keys.readKey) || session === 'read';
   return { read, write };
 }
 

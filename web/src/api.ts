@@ -66,10 +66,19 @@ const CARD_FIELDS = 'id filename url thumbnailUrl status width height';
 /** The API key for mutations when the server has SEGCAT_API_KEY; kept for this browser tab only. */
 let apiKey: string | undefined;
 
-/** Sets the key sent as `Authorization: Bearer` from now on. */
-export function setApiKey(key: string): void {
+/**
+ * Sets the key sent as `Authorization: Bearer` from now on, and trades it for the server's session
+ * cookie: pictures are loaded by <img> tags, which cannot send the header (SEGCAT_READ_KEY).
+ */
+export async function setApiKey(key: string): Promise<void> {
   apiKey = key.trim();
   sessionStorage.setItem('segcat.apiKey', apiKey);
+  const response = await fetch('/session', {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ key: apiKey }),
+  });
+  if (!response.ok) throw new ApiError('the server did not accept that key', 'UNAUTHENTICATED');
 }
 
 function headers(): Record<string, string> {

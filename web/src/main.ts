@@ -16,8 +16,14 @@ let search = searchFromQuery(location.search);
 const keyForm = required<HTMLFormElement>('#key-form');
 keyForm.addEventListener('submit', (event) => {
   event.preventDefault();
-  setApiKey(required<HTMLInputElement>('#api-key', keyForm).value);
-  keyForm.hidden = true;
+  void setApiKey(required<HTMLInputElement>('#api-key', keyForm).value).then(
+    () => {
+      keyForm.hidden = true;
+      void grid.refresh();
+      void refreshFacets(search);
+    },
+    () => required<HTMLInputElement>('#api-key', keyForm).select(),
+  );
 });
 function onApiError(error: ApiError): void {
   if (error.code !== 'UNAUTHENTICATED') return;
@@ -26,7 +32,7 @@ function onApiError(error: ApiError): void {
 }
 
 const detail = new DetailView(onApiError);
-const grid = new ResultsGrid((image, trigger) => void detail.open(image, trigger));
+const grid = new ResultsGrid((image, trigger) => void detail.open(image, trigger), onApiError);
 const bar = new SearchBar(search, (next) => {
   search = next;
   history.pushState(null, '', searchToQuery(next) || location.pathname);

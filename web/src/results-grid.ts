@@ -21,7 +21,11 @@ export class ResultsGrid {
   /** Bumped on every new search so that answers to an older one are dropped. */
   private generation = 0;
 
-  constructor(private readonly onOpen: (image: ImageCard, trigger: HTMLElement) => void) {
+  constructor(
+    private readonly onOpen: (image: ImageCard, trigger: HTMLElement) => void,
+    /** Told about errors the page as a whole handles (a missing key). */
+    private readonly onApiError: (error: ApiError) => void,
+  ) {
     new IntersectionObserver((entries) => {
       if (entries.some((entry) => entry.isIntersecting)) void this.loadMore();
     }, { rootMargin: PREFETCH_MARGIN }).observe(this.sentinel);
@@ -62,6 +66,7 @@ export class ResultsGrid {
       this.hasNextPage = false;
       // A class the model does not know is the searcher's slip, not a failure: say what to type.
       if (error instanceof ApiError && error.code === 'BAD_USER_INPUT') return this.setStatus(capitalise(error.message), 'empty');
+      if (error instanceof ApiError) this.onApiError(error);
       const message = error instanceof ApiError ? error.message : 'something went wrong';
       this.setStatus(`Could not load images: ${message}.`, 'error');
       this.status.append(' ', h('button', { type: 'button', text: 'Try again', onclick: () => void this.refresh() }));
