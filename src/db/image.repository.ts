@@ -275,6 +275,7 @@ export class ImageRepository {
       });
       if (!image) return null;
       await tx.image.delete({ where: { id } });
+      await notify(tx, [id], 'DELETED');
       await tx.$executeRaw`SELECT graphile_worker.remove_job(${id}::text)`;
       return [
         image.storagePath,
@@ -333,7 +334,7 @@ async function addSegmentationJob(tx: Transaction, imageId: string, model?: stri
 }
 
 /** Tells waiting uploads (in any process) that these images changed state. */
-async function notify(tx: Transaction, ids: string[], status: Image['status']): Promise<void> {
+async function notify(tx: Transaction, ids: string[], status: Image['status'] | 'DELETED'): Promise<void> {
   for (const id of ids) {
     await tx.$executeRaw`SELECT pg_notify(${IMAGE_EVENTS_CHANNEL}, ${JSON.stringify({ id, status })})`;
   }

@@ -5,6 +5,7 @@
 import type { Image, ImageStatus, Segment } from '../generated/prisma/client.js';
 import type { ImageCursor, LabelFacet, ScoredImage, SearchRepository, SegmentCursor } from '../db/search.repository.js';
 import { InvalidInputError } from './errors.js';
+import type { ImageEvents } from './image-waiter.js';
 
 /** A page of results in the Relay connection shape. */
 export interface Page<T> {
@@ -50,11 +51,18 @@ const DEFAULT_MIN_SCORE = 0.5;
 export class CatalogueService {
   private readonly knownLabels: ReadonlySet<string>;
 
+  /** Facet results by minScore, with the catalogue version they were counted at. */
+  private readonly facets = new Map<number, { counts: Promise<LabelCount[]>; version: number }>();
+  /** Bumped whenever an image changes state. */
+  private version = 0;
+
   constructor(
     private readonly search: SearchRepository,
     knownLabels: readonly string[],
+    events: ImageEvents,
   ) {
     this.knownLabels = new Set(knownLabels);
+    events.subscribe(() => (this.version += 1));
   }
 
   /** Images holding the classes, best match first; without classes, newest first. */
@@ -85,9 +93,19 @@ export class CatalogueService {
     return toPage(rows, query.limit, cursor, () => this.search.countSegments(query));
   }
 
-  /** Facet counts per class, most images first. */
+  /**
+   * Facet counts per class, most images first. Counting reads every segment, so results are kept
+   * until an image changes state (uploads that wait are answered after that event, so a client
+   * always sees its own changes).
+   */
   async labels(minScore: number | null | undefined): Promise<LabelCount[]> {
-    return this.search.labelFacets(checkScore(minScore ?? DEFAULT_MIN_SCORE));
+    const score = checkScore(minScore ?? DEFAULT_MIN_SCORE);
+    const cached = this.facets.get(score);
+    if (cached?.version === this.version) return cached.counts;
+    const counts = this.search.labelFacets(score);
+    this.facets.set(score, { counts, version: this.version });
+    counts.catch(() => this.facets.delete(score));
+    return counts;
   }
 
   /** Lower-cased, trimmed, de-duplicated class names; unknown ones are refused by name. */

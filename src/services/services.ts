@@ -56,7 +56,7 @@ export function createServices(deps: ServiceDeps): Services {
     store,
     vision,
     events: deps.events,
-    catalogue: new CatalogueService(search, vision.model.classNames),
+    catalogue: new CatalogueService(search, vision.model.classNames, deps.events),
     ingest,
     importer: new ImportService({
       ingest,

@@ -94,3 +94,15 @@ it('masks unexpected errors', async () => {
   expect(result.errors?.[0]?.extensions?.code).toBe('INTERNAL_SERVER_ERROR');
   expect(result.errors?.[0]?.message).not.toMatch(/secret/);
 });
+
+it('keeps facet counts current as images come and go', async () => {
+  const birds = async () => (await run(`{ labels { label imageCount } }`)).data.labels.find((entry: { label: string }) => entry.label === 'bird');
+  expect(await birds()).toBeUndefined();
+  const { image } = await runtime.services.ingest.ingest({ filename: 'eagle.jpg', stream: Readable.from(await photo('eagle.jpg')) }, { wait: true });
+  expect(await birds()).toEqual({ label: 'bird', imageCount: 1 });
+  await runtime.services.ingest.deleteImage(image.id);
+  // The deletion's notification reaches the cache asynchronously.
+  const deadline = Date.now() + 10_000;
+  while ((await birds()) !== undefined && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+  expect(await birds()).toBeUndefined();
+});
