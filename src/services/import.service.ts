@@ -116,8 +116,13 @@ const SWEEP_MS = 2000;
 class ImportRun {
   readonly progress: ImportProgress;
   readonly failures: ImportFailure[] = [];
-  /** Images queued by this run and not settled yet, by id. */
-  readonly waiting = new Map<string, { file: string; resolve: () => void }>();
+  /**
+   * Files waiting for their image to settle, by image id. Several files can wait on one image when
+   * a folder holds the same bytes twice: the first counts as imported, the others as duplicates.
+   */
+  readonly waiting = new Map<string, { file: string; resolve: () => void }[]>();
+  /** Images this run added (as opposed to ones an interrupted earlier run left queued). */
+  private readonly added = new Set<string>();
 
   constructor(
     private readonly deps: ImportDeps,
@@ -138,34 +143,45 @@ class ImportRun {
     try {
       const known = await this.deps.images.findBySha256(await hashFile(file));
       if (known && isSettled(known.status)) return this.finish('duplicates');
-      if (known) this.progress.resumed += 1;
-      image =
-        known ??
-        (await this.deps.ingest.ingest({ filename: path.basename(file), stream: createReadStream(file) }, { wait: false, batchId: this.batchId }))
-          .image;
+      if (known) {
+        if (!this.added.has(known.id) && !this.waiting.has(known.id)) this.progress.resumed += 1;
+        image = known;
+      } else {
+        const result = await this.deps.ingest.ingest(
+          { filename: path.basename(file), stream: createReadStream(file) },
+          { wait: false, batchId: this.batchId },
+        );
+        image = result.image;
+        if (!result.duplicate) this.added.add(image.id);
+      }
     } catch (error) {
       if (!(error instanceof InvalidInputError || error instanceof PayloadTooLargeError)) throw error;
       return this.finish('failed', { file, reason: error.message });
     }
     await new Promise<void>((resolve) => {
-      this.waiting.set(image.id, { file, resolve });
+      const waiters = this.waiting.get(image.id) ?? [];
+      waiters.push({ file, resolve });
+      this.waiting.set(image.id, waiters);
       // The job may have finished before we started listening for it.
       this.check([image.id]);
     });
   }
 
-  /** Looks up images that may have settled and finishes those that have. */
+  /** Looks up images that may have settled and finishes the files waiting on them. */
   check(ids: string[]): void {
     const wanted = ids.filter((id) => this.waiting.has(id));
     if (wanted.length === 0) return;
     void this.deps.images.findByIds(wanted).then((images) => {
       for (const image of images) {
-        const entry = this.waiting.get(image.id);
-        if (!entry || !isSettled(image.status)) continue;
+        const waiters = this.waiting.get(image.id);
+        if (!waiters || !isSettled(image.status)) continue;
         this.waiting.delete(image.id);
-        if (image.status === 'FAILED') this.finish('failed', { file: entry.file, reason: image.error ?? 'segmentation failed' });
-        else this.finish('imported');
-        entry.resolve();
+        waiters.forEach(({ file, resolve }, index) => {
+          if (index > 0) this.finish('duplicates');
+          else if (image.status === 'FAILED') this.finish('failed', { file, reason: image.error ?? 'segmentation failed' });
+          else this.finish('imported');
+          resolve();
+        });
       }
     });
   }

@@ -155,3 +155,17 @@ it('re-segments with the other model: segments replaced, model recorded, old fil
   const outdated = await runtime.services.queue.resegment({ outdated: true, model: 'yolov8n-seg-uint8' });
   expect(outdated.queued).toBe(0);
 });
+
+it('imports a folder holding the same photo twice: one image, the copy counted as a duplicate', async () => {
+  const folder = await mkdtemp(path.join(os.tmpdir(), 'segcat-import-twice-'));
+  try {
+    for (const name of ['a.jpg', 'b.jpg']) await copyFile(path.join(IMAGES_DIR, 'eagle.jpg'), path.join(folder, name));
+    const { runtime } = await start({ worker: true });
+    const { importer } = runtime.services;
+    const summary = await importer.importFiles(await importer.findImages([folder]), () => undefined);
+    expect(summary).toMatchObject({ total: 2, imported: 1, duplicates: 1, failed: 0 });
+    expect((await runtime.services.queue.counts()).done).toBe(1);
+  } finally {
+    await rm(folder, { recursive: true, force: true });
+  }
+});
