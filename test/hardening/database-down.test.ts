@@ -6,25 +6,14 @@
  */
 import { spawn } from 'node:child_process';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../src/db/embedded-postgres.js';
-import { startTestServer, photo, waitForSettled, type TestServer } from '../support/server.js';
+import { freePort, startTestServer, photo, waitForSettled, type TestServer } from '../support/server.js';
 import { eventually } from './raw-http.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}
 
 it('exits non-zero with one clear line when PostgreSQL is down at start', async () => {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'segcat-nodb-'));

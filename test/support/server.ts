@@ -2,10 +2,10 @@
  * A real segcat server for tests: its own database (cloned from the migrated template), its own
  * DATA_DIR, the real model, listening on a free port; plus small GraphQL-over-HTTP helpers.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { readFile } from 'node:fs/promises';
 import { loadConfig } from '../../src/config.js';
 import { startRuntime, type Runtime } from '../../src/runtime.js';
 import { createTestDatabase } from './database.js';
@@ -95,6 +95,17 @@ export async function waitForSettled(server: TestServer, id: string): Promise<st
     if (status === 'DONE' || status === 'FAILED' || Date.now() > deadline) return status;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+}
+
+/** A TCP port that was free a moment ago, for servers a test starts itself. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
 }
 
 /** Reads a photo from ../shared/images. */
