@@ -65,7 +65,7 @@ export async function startRuntime(config: Config, options: RuntimeOptions): Pro
     const store = new FileStore(config.dataDir);
     const removed = await store.init();
     if (removed > 0) logger.info({ removed }, 'removed temporary files left by an earlier run');
-    const models = await createVisionRegistry(config);
+    const models = await createVisionRegistry(config, (file, action) => logger.info({ file, action }, 'model weights pulled'));
     cleanups.push(() => models.close());
     const database = await openDatabase(config, logger);
     cleanups.push(() => database.close());

@@ -15,6 +15,7 @@ import {
   readBoxMask,
   renderOverlay,
 } from './raster.js';
+import { findModel, pullModel, readManifest } from './model-store.js';
 import { createSegmenter, type Segmenter } from './segmenter.js';
 
 /** A VisionEngine over a loaded segmenter. */
@@ -38,8 +39,17 @@ export function visionEngine(segmenter: Segmenter, options: { maxPixels: number 
   };
 }
 
-/** Loads the configured model (once per process) and returns the engine over it. */
-export async function createVisionEngine(config: Config): Promise<VisionEngine & { close(): Promise<void> }> {
+/**
+ * Loads the configured model (once per process) and returns the engine over it. Weights that are
+ * missing are pulled first (from MODEL_MIRROR, else the manifest's pinned URL), so that
+ * `npm install && npm start` works on a fresh machine; `onPull` hears about it.
+ */
+export async function createVisionEngine(
+  config: Config,
+  onPull: (file: string, action: string) => void = () => undefined,
+): Promise<VisionEngine & { close(): Promise<void> }> {
+  const pulled = await pullModel(findModel(await readManifest(), config.model), { modelDir: config.modelDir, mirror: config.modelMirror });
+  if (pulled.action !== 'already-present') onPull(pulled.path, pulled.action);
   const segmenter = await createSegmenter(config);
   return { ...visionEngine(segmenter, { maxPixels: config.maxImagePixels }), close: () => segmenter.close() };
 }
@@ -63,15 +73,15 @@ export interface VisionRegistry {
 }
 
 /** Loads SEGCAT_MODEL now and other models when first asked for. */
-export async function createVisionRegistry(config: Config): Promise<VisionRegistry> {
-  const current = await createVisionEngine(config);
+export async function createVisionRegistry(config: Config, onPull?: (file: string, action: string) => void): Promise<VisionRegistry> {
+  const current = await createVisionEngine(config, onPull);
   const loaded = new Map<string, Promise<VisionEngine & { close(): Promise<void> }>>([[config.model, Promise.resolve(current)]]);
   return {
     current,
     get(name) {
       let engine = loaded.get(name);
       if (!engine) {
-        engine = createVisionEngine({ ...config, model: name });
+        engine = createVisionEngine({ ...config, model: name }, onPull);
         // A failed load (unknown or missing model) is not cached, so a later pull can fix it.
         engine.catch(() => loaded.delete(name));
         loaded.set(name, engine);
