@@ -149,16 +149,7 @@ describe('hostile file names are display names only', () => {
 
   it.each(names)('%s', async (_what, filename, shown) => {
     const seed = 10 + names.findIndex((entry) => entry[1] === filename);
-    const { body, contentType } = multipartBody(UPLOAD, { file: null }, [
-      { field: '0', variable: 'file', filename, encoded: true, data: await distinctJpeg(seed) },
-    ]);
-    const response = await rawRequest(server.url, {
-      method: 'POST',
-      path: '/graphql',
-      headers: { 'content-type': contentType, 'apollo-require-preflight': 'true' },
-      body,
-    });
-    const result = JSON.parse(response.body.toString());
+    const result = await postRawUpload({ filename, encoded: true, data: await distinctJpeg(seed) });
     expect(result.errors).toBeUndefined();
     const image = result.data.uploadImage.image;
     expect(image.status).toBe('DONE');
@@ -174,16 +165,7 @@ describe('hostile file names are display names only', () => {
 
   it('refuses raw control characters in the part header as a malformed request, keeping nothing', async () => {
     const before = await snapshot();
-    const { body, contentType } = multipartBody(UPLOAD, { file: null }, [
-      { field: '0', variable: 'file', filename: `nul\0and\x07bell.png`, data: await distinctJpeg(30) },
-    ]);
-    const response = await rawRequest(server.url, {
-      method: 'POST',
-      path: '/graphql',
-      headers: { 'content-type': contentType, 'apollo-require-preflight': 'true' },
-      body,
-    });
-    const result = JSON.parse(response.body.toString());
+    const result = await postRawUpload({ filename: `nul\0and\x07bell.png`, data: await distinctJpeg(30) });
     expect(result.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
     expect(result.errors?.[0]?.message).toMatch(/multipart request could not be read \(Malformed part header\)/);
     await expectNothingLeft(before);
@@ -221,3 +203,15 @@ describe('legitimate oddities work end to end', () => {
     }
   });
 });
+
+/** Uploads one file as a hand-built multipart body, so file names reach the server byte for byte. */
+async function postRawUpload(file: { filename: string; encoded?: boolean; data: Buffer }) {
+  const { body, contentType } = multipartBody(UPLOAD, { file: null }, [{ field: '0', variable: 'file', ...file }]);
+  const response = await rawRequest(server.url, {
+    method: 'POST',
+    path: '/graphql',
+    headers: { 'content-type': contentType, 'apollo-require-preflight': 'true' },
+    body,
+  });
+  return JSON.parse(response.body.toString());
+}
