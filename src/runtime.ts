@@ -63,7 +63,8 @@ export async function startRuntime(config: Config, options: RuntimeOptions): Pro
   });
   try {
     const store = new FileStore(config.dataDir);
-    const removed = await store.init();
+    // With DATABASE_URL, other processes may share DATA_DIR: only their stale leftovers are ours to remove.
+    const removed = await store.init(config.databaseUrl ? config.staleMs : undefined);
     if (removed > 0) logger.info({ removed }, 'removed temporary files left by an earlier run');
     const models = await createVisionRegistry(config, (file, action) => logger.info({ file, action }, 'model weights pulled'));
     cleanups.push(() => models.close());

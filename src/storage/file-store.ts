@@ -78,11 +78,15 @@ export class FileStore {
     this.root = path.resolve(dataDir);
   }
 
-  /** Creates the directories and removes temporary files a crash may have left. Returns how many. */
-  async init(): Promise<number> {
+  /**
+   * Creates the directories and removes temporary files a crash may have left; returns how many.
+   * With `olderThanMs`, only those older than that: other processes sharing DATA_DIR may be
+   * writing theirs right now.
+   */
+  async init(olderThanMs?: number): Promise<number> {
     await fs.mkdir(this.tmpDir(), { recursive: true });
     for (const dir of SERVED_ROOTS) await fs.mkdir(path.join(this.root, dir), { recursive: true });
-    return this.removeTempFiles();
+    return this.removeTempFiles(olderThanMs);
   }
 
   /** Relative path of an original. */
@@ -252,10 +256,7 @@ export class FileStore {
     for (const root of ['originals', 'thumbnails', 'masks', 'cutouts'] as const) {
       for (const file of await this.listFiles(root)) {
         if (referenced.has(file)) continue;
-        if (olderThanMs !== undefined) {
-          const stat = await fs.stat(this.absolute(file)).catch(() => undefined);
-          if (!stat || Date.now() - stat.mtimeMs < olderThanMs) continue;
-        }
+        if (!(await isStale(this.absolute(file), olderThanMs))) continue;
         await fs.rm(this.absolute(file), { force: true });
         removed += 1;
       }
@@ -277,21 +278,26 @@ export class FileStore {
   }
 
   /** Removes uploads in flight and half-written files left by a crash. */
-  private async removeTempFiles(): Promise<number> {
-    let removed = 0;
-    for (const entry of await fs.readdir(this.tmpDir())) {
-      await fs.rm(path.join(this.tmpDir(), entry), { force: true, recursive: true });
-      removed += 1;
-    }
+  private async removeTempFiles(olderThanMs?: number): Promise<number> {
+    const candidates = (await fs.readdir(this.tmpDir())).map((entry) => path.join(this.tmpDir(), entry));
     for (const root of SERVED_ROOTS) {
-      for (const file of await this.listFiles(root)) {
-        if (!file.endsWith('.tmp')) continue;
-        await fs.rm(this.absolute(file), { force: true });
-        removed += 1;
-      }
+      for (const file of await this.listFiles(root)) if (file.endsWith('.tmp')) candidates.push(this.absolute(file));
+    }
+    let removed = 0;
+    for (const file of candidates) {
+      if (!(await isStale(file, olderThanMs))) continue;
+      await fs.rm(file, { force: true, recursive: true });
+      removed += 1;
     }
     return removed;
   }
+}
+
+/** Whether a file was last written more than `olderThanMs` ago (always, without a threshold). */
+async function isStale(file: string, olderThanMs: number | undefined): Promise<boolean> {
+  if (olderThanMs === undefined) return true;
+  const stat = await fs.stat(file).catch(() => undefined);
+  return stat !== undefined && Date.now() - stat.mtimeMs >= olderThanMs;
 }
 
 /** Flushes a file, or a directory so that a rename in it is durable, to the disk. */

@@ -63,7 +63,10 @@ it('re-queues stale locked jobs and their PROCESSING images, keeps fresh ones, a
   await writeFile(young, orphan);
   const hourAgo = new Date(Date.now() - 60 * 60 * 1000);
   await utimes(old, hourAgo, hourAgo);
+  // Another server sharing DATA_DIR may be receiving an upload right now: only old ones go.
   await writeFile(path.join(dataDir, 'tmp', 'abandoned.upload'), 'half an upload');
+  await utimes(path.join(dataDir, 'tmp', 'abandoned.upload'), hourAgo, hourAgo);
+  await writeFile(path.join(dataDir, 'tmp', 'in-flight.upload'), 'an upload being received');
 
   await start(true);
   const locks = await database.prisma.$queryRaw<{ key: string; locked_by: string | null }[]>`
@@ -71,6 +74,7 @@ it('re-queues stale locked jobs and their PROCESSING images, keeps fresh ones, a
   expect(locks.find((job) => job.key === fresh)?.locked_by).toBe('dead-worker');
   expect(locks.find((job) => job.key === stale)?.locked_by ?? null).not.toBe('dead-worker');
   expect(existsSync(path.join(dataDir, 'tmp', 'abandoned.upload'))).toBe(false);
+  expect(existsSync(path.join(dataDir, 'tmp', 'in-flight.upload'))).toBe(true);
   expect(existsSync(old)).toBe(false);
   expect(existsSync(young)).toBe(true);
   await eventually(
