@@ -166,6 +166,16 @@ export class ImageRepository {
     return new Set(rows.map((row) => row.path));
   }
 
+  /** The mask files an image's current rows point to. */
+  async filesOf(id: string): Promise<string[]> {
+    const image = await this.prisma.image.findUnique({
+      where: { id },
+      select: { backgroundMaskPath: true, segments: { select: { maskPath: true } } },
+    });
+    if (!image) return [];
+    return [image.backgroundMaskPath, ...image.segments.map((segment) => segment.maskPath)].filter((file): file is string => file !== null);
+  }
+
   /** Marks an image as being segmented now. */
   async markProcessing(id: string): Promise<void> {
     await this.prisma.image.update({ where: { id }, data: { status: 'PROCESSING', error: null } });

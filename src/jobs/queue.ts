@@ -115,8 +115,12 @@ export async function startWorker(options: WorkerOptions): Promise<QueueWorker> 
     async stop() {
       stopping = true;
       await restarting;
-      await runner.stop();
-      await pgPool.end();
+      try {
+        // Already stopped when a restart was cut short, or when the runner gave up by itself.
+        await runner.stop().catch(() => undefined);
+      } finally {
+        await pgPool.end();
+      }
     },
   };
 }

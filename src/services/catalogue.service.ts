@@ -46,6 +46,8 @@ export const MAX_IMAGE_PAGE = 100;
 /** Largest page of segments. */
 export const MAX_SEGMENT_PAGE = 200;
 const DEFAULT_MIN_SCORE = 0.5;
+/** Distinct minScores whose facet counts are kept. */
+const MAX_CACHED_FACETS = 16;
 
 /** Read side of the catalogue. */
 export class CatalogueService {
@@ -62,7 +64,11 @@ export class CatalogueService {
     events: ImageEvents,
   ) {
     this.knownLabels = new Set(knownLabels);
-    events.subscribe(() => (this.version += 1));
+    events.subscribe(() => {
+      this.version += 1;
+      // Old counts are never asked for again; dropping them keeps the map to live minScores.
+      this.facets.clear();
+    });
   }
 
   /** Images holding the classes, best match first; without classes, newest first. */
@@ -103,6 +109,8 @@ export class CatalogueService {
     const cached = this.facets.get(score);
     if (cached?.version === this.version) return cached.counts;
     const counts = this.search.labelFacets(score);
+    // minScore is the client's choice: keep a handful of them, not one per value ever asked.
+    if (this.facets.size >= MAX_CACHED_FACETS) this.facets.clear();
     this.facets.set(score, { counts, version: this.version });
     counts.catch(() => this.facets.delete(score));
     return counts;

@@ -99,7 +99,8 @@ export class ImportService {
         while (inFlight.size >= window) await Promise.race(inFlight);
         const task = run.importOne(file);
         inFlight.add(task);
-        void task.finally(() => inFlight.delete(task));
+        // The task's own rejection surfaces through Promise.race/all below; this one only tidies up.
+        task.finally(() => inFlight.delete(task)).catch(() => undefined);
       }
       await Promise.all(inFlight);
     } finally {
@@ -183,7 +184,7 @@ class ImportRun {
           resolve();
         });
       }
-    });
+    }, () => undefined); // The database may be away; the next sweep asks again.
   }
 
   private finish(outcome: 'imported' | 'duplicates' | 'failed', failure?: ImportFailure): void {

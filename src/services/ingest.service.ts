@@ -177,18 +177,12 @@ export class IngestService {
     if (item.existing || !facts || !thumbnail) return { image: item.existing!, duplicate: true };
     const storagePath = store.originalPath(temp.sha256, facts.mimeType);
     const thumbnailPath = store.thumbnailPath(temp.sha256);
-    const alreadyStored = await store.exists(storagePath);
-    const made: string[] = [];
     try {
-      if (!alreadyStored) {
-        await store.commitTemp(temp, storagePath);
-        made.push(storagePath);
-      }
+      // Always written, even when a file of that name exists: it may be on its way out with a
+      // deleted image of the same bytes, and the new row must not point at it.
+      await store.commitTemp(temp, storagePath);
       // Made now rather than after segmentation, so that queued images already show in grids.
-      if (!(await store.exists(thumbnailPath))) {
-        made.push(thumbnailPath);
-        await store.write(thumbnailPath, thumbnail);
-      }
+      await store.write(thumbnailPath, thumbnail);
       const image = await images.createAndEnqueue({
         sha256: temp.sha256,
         filename,
@@ -202,12 +196,10 @@ export class IngestService {
       });
       return { image, duplicate: false };
     } catch (error) {
-      // Another upload of the same bytes committed first: it owns the stored file.
-      if (error instanceof DuplicateImageError) {
-        const winner = await images.findBySha256(temp.sha256);
-        if (winner) return { image: winner, duplicate: true };
-      }
-      await store.remove(made);
+      // Another upload of the same bytes committed first: it owns the stored files.
+      const winner = await images.findBySha256(temp.sha256);
+      if (winner && error instanceof DuplicateImageError) return { image: winner, duplicate: true };
+      if (!winner) await store.remove([storagePath, thumbnailPath]);
       throw error;
     }
   }

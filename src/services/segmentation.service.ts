@@ -34,15 +34,15 @@ export class SegmentationService {
     const { images, logger } = this.deps;
     const image = await images.findById(imageId);
     if (!image) return 'skipped';
-    const vision = options.model ? await this.deps.models.get(options.model) : this.deps.models.current;
-    // A job delivered again after it completed (a worker died before acknowledging it) has nothing to do.
-    if (image.status === 'DONE' && image.modelName === vision.model.name && image.modelVersion === vision.model.version) {
-      return 'skipped';
-    }
-    await images.markProcessing(imageId);
-    const started = performance.now();
     const written: string[] = [];
     try {
+      const vision = options.model ? await this.deps.models.get(options.model) : this.deps.models.current;
+      // A job delivered again after it completed (a worker died before acknowledging it) has nothing to do.
+      if (image.status === 'DONE' && image.modelName === vision.model.name && image.modelVersion === vision.model.version) {
+        return 'skipped';
+      }
+      await images.markProcessing(imageId);
+      const started = performance.now();
       const result = await vision.segment(this.deps.store.absolute(image.storagePath));
       const record = await this.writeFiles(vision, image, result, written);
       const replaced = await images.saveSegmentation(imageId, record);
@@ -61,7 +61,10 @@ export class SegmentationService {
       );
       return 'done';
     } catch (error) {
-      await this.deps.store.remove(written);
+      // A re-run with the same model writes the same names as the current result: those files are
+      // still what the image's rows point to, so they stay.
+      const current = new Set(await images.filesOf(imageId).catch(() => written));
+      await this.deps.store.remove(written.filter((file) => !current.has(file)));
       const permanent = error instanceof ImageRejectedError;
       if (!permanent && !options.lastAttempt) throw error;
       const reason = error instanceof Error ? error.message : String(error);

@@ -73,6 +73,8 @@ export function contentTypeOf(relativePath: string): string | undefined {
 /** Stores and finds segcat's files under one data directory. */
 export class FileStore {
   readonly root: string;
+  /** `root` with symlinks resolved, known after init(). */
+  private realRoot: string | undefined;
 
   constructor(dataDir: string) {
     this.root = path.resolve(dataDir);
@@ -86,6 +88,7 @@ export class FileStore {
   async init(olderThanMs?: number): Promise<number> {
     await fs.mkdir(this.tmpDir(), { recursive: true });
     for (const dir of SERVED_ROOTS) await fs.mkdir(path.join(this.root, dir), { recursive: true });
+    this.realRoot = await fs.realpath(this.root);
     return this.removeTempFiles(olderThanMs);
   }
 
@@ -237,9 +240,10 @@ export class FileStore {
     if (!contentType || urlPath.endsWith('.tmp')) return undefined;
     const absolutePath = path.join(this.root, ...segments);
     try {
+      // DATA_DIR itself may sit behind a symlink (/tmp on macOS, a mounted volume); below it, none.
       const real = await fs.realpath(absolutePath);
       const stat = await fs.lstat(absolutePath);
-      if (real !== absolutePath || !stat.isFile()) return undefined;
+      if (real !== path.join(this.realRoot ?? this.root, ...segments) || !stat.isFile()) return undefined;
     } catch {
       return undefined;
     }

@@ -86,14 +86,19 @@ export async function openOnnxModel(bytes: Uint8Array, options: OpenModelOptions
   const worker = await startModelThread(bytes, options.threads ?? 0);
   const pending = new Map<number, { resolve: (reply: RunReply) => void; reject: (error: Error) => void }>();
   let nextId = 0;
+  /** Set once the thread has crashed or been released: no run may wait on it after that. */
+  let dead: Error | undefined;
+  const die = (error: Error) => {
+    dead ??= error;
+    for (const waiter of pending.values()) waiter.reject(dead);
+    pending.clear();
+  };
   worker.on('message', (reply: RunReply) => {
     pending.get(reply.id)?.resolve(reply);
     pending.delete(reply.id);
   });
-  worker.on('error', (error) => {
-    for (const waiter of pending.values()) waiter.reject(error);
-    pending.clear();
-  });
+  worker.on('error', die);
+  worker.on('exit', (code) => die(new Error(`the model thread stopped (exit code ${code})`)));
   const dims = [1, 3, inputHeight, inputWidth];
   return {
     inputWidth,
@@ -101,6 +106,7 @@ export async function openOnnxModel(bytes: Uint8Array, options: OpenModelOptions
     classNames,
     metadata: Object.freeze({ ...metadata }),
     async run(input) {
+      if (dead) throw dead;
       const id = nextId++;
       const reply = await new Promise<RunReply>((resolve, reject) => {
         pending.set(id, { resolve, reject });
@@ -115,6 +121,7 @@ export async function openOnnxModel(bytes: Uint8Array, options: OpenModelOptions
       return { detections, prototypes };
     },
     release: async () => {
+      die(new Error('the model was released'));
       await worker.terminate();
     },
   };

@@ -8,7 +8,9 @@ import path from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { pino } from 'pino';
 import sharp from 'sharp';
+import { existsSync } from 'node:fs';
 import { loadConfig } from '../../src/config.js';
+import { SegmentationService } from '../../src/services/segmentation.service.js';
 import { startRuntime, type Runtime } from '../../src/runtime.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { IMAGES_DIR, photo } from '../support/server.js';
@@ -168,4 +170,24 @@ it('imports a folder holding the same photo twice: one image, the copy counted a
   } finally {
     await rm(folder, { recursive: true, force: true });
   }
+});
+
+it('keeps the current masks when a re-run with the same model fails half-way', async () => {
+  const { runtime } = await start({ worker: true });
+  const { services } = runtime;
+  const { image } = await services.ingest.ingest({ filename: 'horses.jpg', stream: Readable.from(await photo('horses.jpg')) }, { wait: true });
+  const current = await services.images.filesOf(image.id);
+  expect(current.length).toBeGreaterThanOrEqual(4);
+  // The same model, whose background mask cannot be written: the object masks (same names as the
+  // current ones) are written, then the run fails.
+  const failing = { ...services.vision, encodeBackground: () => Promise.reject(new Error('disk full')) };
+  const segmentation = new SegmentationService({
+    images: services.images,
+    store: services.store,
+    models: { current: failing, get: async () => failing },
+    logger: runtime.logger,
+  });
+  await database.prisma.image.update({ where: { id: image.id }, data: { status: 'PENDING' } });
+  expect(await segmentation.segmentImage(image.id, { lastAttempt: true })).toBe('failed');
+  for (const file of current) expect(existsSync(path.join(dataDir, file))).toBe(true);
 });
