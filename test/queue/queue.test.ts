@@ -13,6 +13,7 @@ import { loadConfig } from '../../src/config.js';
 import { SegmentationService } from '../../src/services/segmentation.service.js';
 import { startRuntime, type Runtime } from '../../src/runtime.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { eventually } from '../hardening/raw-http.js';
 import { IMAGES_DIR, photo } from '../support/server.js';
 
 let database: TestDatabase;
@@ -67,14 +68,6 @@ async function variants(count: number): Promise<Buffer[]> {
   return out;
 }
 
-async function waitUntil(check: () => Promise<boolean>, what: string): Promise<void> {
-  const deadline = Date.now() + 90_000;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
-
 it('two workers on one database process disjoint jobs, every image exactly once', async () => {
   const first = await start({ worker: true });
   const second = await start({ worker: true });
@@ -85,7 +78,7 @@ it('two workers on one database process disjoint jobs, every image exactly once'
     expect(result.image.status).toBe('PENDING');
     ids.push(result.image.id);
   }
-  await waitUntil(async () => (await producer.runtime.services.queue.counts()).done === ids.length, 'all images DONE');
+  await eventually(async () => (await producer.runtime.services.queue.counts()).done === ids.length, 'all images DONE', 90_000);
   const all = [...first.segmented, ...second.segmented];
   expect(new Set(all).size).toBe(all.length);
   expect([...all].sort()).toEqual([...ids].sort());
@@ -102,7 +95,7 @@ it('marks an image whose file turns out corrupt FAILED with a reason, and goes o
   await truncate(path.join(dataDir, broken.image.storagePath), 2000);
   await start({ worker: true });
   const { images } = producer.runtime.services;
-  await waitUntil(async () => (await images.findByIds([kept.image.id, broken.image.id])).every((i) => i.status === 'DONE' || i.status === 'FAILED'), 'both settled');
+  await eventually(async () => (await images.findByIds([kept.image.id, broken.image.id])).every((i) => i.status === 'DONE' || i.status === 'FAILED'), 'both settled', 90_000);
   const [failed] = await images.findByIds([broken.image.id]);
   expect(failed!.status).toBe('FAILED');
   expect(failed!.error).toMatch(/corrupt|truncated|premature|bad\.jpg|segmentation failed/i);
@@ -144,7 +137,7 @@ it('re-segments with the other model: segments replaced, model recorded, old fil
   const [before = []] = await runtime.services.search.segmentsOfImages([image.id]);
   const { batch, queued } = await runtime.services.queue.resegment({ ids: [image.id], model: 'yolov8n-seg-uint8' });
   expect(queued).toBe(1);
-  await waitUntil(async () => (await runtime.services.images.batchProgress({ activeOnly: false, limit: 1, ids: [batch.id] }))[0]!.pending === 0, 'resegmentation');
+  await eventually(async () => (await runtime.services.images.batchProgress({ activeOnly: false, limit: 1, ids: [batch.id] }))[0]!.pending === 0, 'resegmentation', 90_000);
   const [after] = await runtime.services.images.findByIds([image.id]);
   expect(after).toMatchObject({ status: 'DONE', modelName: 'yolov8n-seg-uint8' });
   const [segments = []] = await runtime.services.search.segmentsOfImages([image.id]);
@@ -153,7 +146,7 @@ it('re-segments with the other model: segments replaced, model recorded, old fil
   expect(segments.some((segment) => beforeIds.has(segment.id))).toBe(false);
   expect(segments.every((segment) => segment.maskPath.includes('/yolov8n-seg-uint8/'))).toBe(true);
   // The old model's files go once the new rows have committed, a moment after DONE.
-  await waitUntil(async () => (await readdir(path.join(dataDir, 'masks', image.id))).join() === 'yolov8n-seg-uint8', 'old masks removed');
+  await eventually(async () => (await readdir(path.join(dataDir, 'masks', image.id))).join() === 'yolov8n-seg-uint8', 'old masks removed', 90_000);
   const outdated = await runtime.services.queue.resegment({ outdated: true, model: 'yolov8n-seg-uint8' });
   expect(outdated.queued).toBe(0);
 });

@@ -3,12 +3,13 @@
  * DATA_DIR, the real model, listening on a free port; plus small GraphQL-over-HTTP helpers.
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../../src/config.js';
 import { startRuntime, type Runtime } from '../../src/runtime.js';
 import { createTestDatabase } from './database.js';
+
+export { freePort } from './database-server.js';
 
 /** The shared test photos (never copied into the repository). */
 export const IMAGES_DIR = path.resolve(import.meta.dirname, '../../../shared/images');
@@ -95,17 +96,6 @@ export async function waitForSettled(server: TestServer, id: string): Promise<st
     if (status === 'DONE' || status === 'FAILED' || Date.now() > deadline) return status;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-}
-
-/** A TCP port that was free a moment ago, for servers a test starts itself. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
 }
 
 /** Reads a photo from ../shared/images. */
