@@ -8,7 +8,7 @@ RUN npm ci && node bin/segcat.js models pull && npm prune --omit=dev
 
 FROM node:20-bookworm-slim
 # glibc's per-thread malloc arenas fragment under sharp/libvips' threads; two keep RSS steady.
-ENV NODE_ENV=production PORT=4000 DATA_DIR=/data MALLOC_ARENA_MAX=2
+ENV NODE_ENV=production HOST=0.0.0.0 PORT=4000 DATA_DIR=/data MALLOC_ARENA_MAX=2
 WORKDIR /app
 COPY --from=build /app /app
 # The app runs unprivileged; originals, masks and cut-outs go to the /data volume.

@@ -18,6 +18,13 @@ const optionalString = z
   .transform((value) => (value === undefined || value.trim() === '' ? undefined : value));
 
 const envSchema = z.object({
+  /** Address `segcat serve` listens on (the Docker image sets 0.0.0.0). */
+  HOST: z.string().min(1).default('127.0.0.1'),
+  /**
+   * Which proxies' X-Forwarded-* headers to believe (express's `trust proxy`): `false`, `true`, a hop
+   * count, or addresses and subnets such as `loopback, 10.0.0.0/8`.
+   */
+  TRUST_PROXY: z.string().min(1).default('loopback'),
   /** HTTP port of `segcat serve`. */
   PORT: z.coerce.number().int().min(0).max(65535).default(4000),
   /** PostgreSQL URL; when absent an embedded PostgreSQL is started under DATA_DIR. */
@@ -30,10 +37,16 @@ const envSchema = z.object({
   MAX_IMAGE_PIXELS: int(50_000_000),
   /** Most files in one multipart request. */
   MAX_FILES_PER_REQUEST: int(50),
+  /** Bytes of uploads one server receives at once; past it, uploads get 503 with Retry-After. */
+  MAX_CONCURRENT_UPLOAD_BYTES: int(512 * MB),
   /** When set, mutations need `Authorization: Bearer <key>`. */
   SEGCAT_API_KEY: optionalString,
   /** When set, queries and /files/ reads need `Authorization: Bearer <key>` (or the API key). */
   SEGCAT_READ_KEY: optionalString,
+  /** Wrong keys one client IP may send to POST /session in a row before it is answered 429. */
+  SESSION_RATE_LIMIT_BURST: int(5),
+  /** Seconds for a client IP to regain one attempt at POST /session after wrong keys. */
+  SESSION_RATE_LIMIT_REFILL_SECONDS: z.coerce.number().positive().default(10),
   /** Base of the `*Url` fields when behind a proxy, e.g. https://photos.example.com. */
   PUBLIC_URL: optionalString.pipe(z.url().optional()),
   /** `production` turns off Sandbox, introspection and stack traces. */
@@ -64,6 +77,12 @@ const envSchema = z.object({
   /** Longest a client may take to send a whole request (headers and body), in milliseconds. */
   REQUEST_TIMEOUT_MS: int(120_000),
   /**
+   * Longest a `wait: true` upload waits for segmentation, in milliseconds, before it answers with
+   * the image still PENDING or PROCESSING (`settled: false`). Must be below REQUEST_TIMEOUT_MS;
+   * default 60 000, or half REQUEST_TIMEOUT_MS when that is less.
+   */
+  UPLOAD_WAIT_MS: z.coerce.number().int().positive().optional(),
+  /**
    * With DATABASE_URL: a queue job locked longer than this many minutes belongs to a dead worker
    * and is re-queued at start, and unreferenced stored files older than this are removed. (With
    * the embedded database the process owns DATA_DIR, so every locked job and orphan is reclaimed.)
@@ -71,16 +90,36 @@ const envSchema = z.object({
   SEGCAT_STALE_MINUTES: z.coerce.number().min(0).default(10),
 });
 
+/** UPLOAD_WAIT_MS when unset (and REQUEST_TIMEOUT_MS leaves room for it). */
+const DEFAULT_UPLOAD_WAIT_MS = 60_000;
+
+const settingsSchema = envSchema.superRefine((e, context) => {
+  if (e.UPLOAD_WAIT_MS !== undefined && e.UPLOAD_WAIT_MS >= e.REQUEST_TIMEOUT_MS) {
+    context.addIssue({
+      code: 'custom',
+      path: ['UPLOAD_WAIT_MS'],
+      message: `must be below REQUEST_TIMEOUT_MS (${e.REQUEST_TIMEOUT_MS}), so a waiting upload answers before the request times out`,
+    });
+  }
+});
+
 /** segcat's settings, parsed from the environment. */
 export type Config = Readonly<{
+  host: string;
+  trustProxy: string;
   port: number;
   databaseUrl: string | undefined;
   dataDir: string;
   maxUploadBytes: number;
   maxImagePixels: number;
   maxFilesPerRequest: number;
+  maxConcurrentUploadBytes: number;
   apiKey: string | undefined;
   readKey: string | undefined;
+  /** Wrong keys a client IP may send to POST /session in a row. */
+  sessionRateLimitBurst: number;
+  /** Milliseconds for a client IP to regain one POST /session attempt. */
+  sessionRateLimitRefillMs: number;
   publicUrl: string | undefined;
   production: boolean;
   model: string;
@@ -94,6 +133,7 @@ export type Config = Readonly<{
   embeddedPgPort: number;
   logLevel: string;
   requestTimeoutMs: number;
+  uploadWaitMs: number;
   staleMs: number;
 }>;
 
@@ -104,21 +144,26 @@ export class ConfigError extends Error {
 
 /** Parses an environment (default `process.env`) into a frozen Config, or throws ConfigError. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
-  const parsed = envSchema.safeParse(env);
+  const parsed = settingsSchema.safeParse(env);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
     throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
   }
   const e = parsed.data;
   return Object.freeze({
+    host: e.HOST,
+    trustProxy: e.TRUST_PROXY,
     port: e.PORT,
     databaseUrl: e.DATABASE_URL,
     dataDir: path.resolve(e.DATA_DIR),
     maxUploadBytes: e.MAX_UPLOAD_BYTES,
     maxImagePixels: e.MAX_IMAGE_PIXELS,
     maxFilesPerRequest: e.MAX_FILES_PER_REQUEST,
+    maxConcurrentUploadBytes: e.MAX_CONCURRENT_UPLOAD_BYTES,
     apiKey: e.SEGCAT_API_KEY,
     readKey: e.SEGCAT_READ_KEY,
+    sessionRateLimitBurst: e.SESSION_RATE_LIMIT_BURST,
+    sessionRateLimitRefillMs: e.SESSION_RATE_LIMIT_REFILL_SECONDS * 1000,
     publicUrl: e.PUBLIC_URL?.replace(/\/+$/, ''),
     production: e.NODE_ENV === 'production',
     model: e.SEGCAT_MODEL,
@@ -132,6 +177,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     embeddedPgPort: e.EMBEDDED_PG_PORT,
     logLevel: e.LOG_LEVEL,
     requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
+    uploadWaitMs: e.UPLOAD_WAIT_MS ?? Math.min(DEFAULT_UPLOAD_WAIT_MS, Math.floor(e.REQUEST_TIMEOUT_MS / 2)),
     staleMs: e.SEGCAT_STALE_MINUTES * 60_000,
   });
 }

@@ -9,6 +9,7 @@ import type { Config } from './config.js';
 import { openDatabase, type Database } from './db/database.js';
 import { ImageRepository } from './db/image.repository.js';
 import { listenForImageEvents } from './db/image-events.js';
+import { SessionRepository } from './db/session.repository.js';
 import { createApolloServer } from './graphql/server.js';
 import { createHttpApp } from './http/app.js';
 import { installQueue, startWorker, unlockAbandonedJobs, type QueueWorker } from './jobs/queue.js';
@@ -81,6 +82,7 @@ export async function startRuntime(config: Config, options: RuntimeOptions): Pro
       events,
       logger,
       maxUploadBytes: config.maxUploadBytes,
+      uploadWaitMs: config.uploadWaitMs,
     });
     let worker: QueueWorker | undefined;
     if (options.worker) {
@@ -121,14 +123,18 @@ async function reconcile(config: Config, database: Database, store: FileStore, l
 /** Longest a client may take to send a request's headers (REQUEST_TIMEOUT_MS when shorter). */
 const HEADERS_TIMEOUT_MS = 30_000;
 
+/** At shutdown, how long requests in flight may take to finish before their connections are cut. */
+const SHUTDOWN_GRACE_MS = 10_000;
+
 async function serveHttp(runtime: Runtime, cleanups: (() => Promise<void>)[], modelName: string): Promise<string> {
   const { config, logger, database, services } = runtime;
-  const apollo = createApolloServer({ logger, production: config.production, maxFilesPerRequest: config.maxFilesPerRequest });
+  const apollo = createApolloServer({ logger, production: config.production });
   await apollo.start();
   cleanups.push(() => apollo.stop());
   const app = createHttpApp({
     config,
     services,
+    sessions: new SessionRepository(database.prisma),
     apollo,
     logger,
     health: async () => ({
@@ -151,22 +157,41 @@ async function serveHttp(runtime: Runtime, cleanups: (() => Promise<void>)[], mo
   );
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(config.port, () => {
+    server.listen(config.port, config.host, () => {
       server.off('error', reject);
       resolve();
     });
   });
-  cleanups.push(() => closeServer(server));
+  cleanups.push(() => closeServer(server, logger));
+  // Runs first (cleanups run in reverse): waiting uploads answer at once, unsettled, so that the
+  // requests in flight can finish while the database is still there to answer them.
+  cleanups.push(async () => services.waiter.close());
   const { port } = server.address() as AddressInfo;
-  return config.publicUrl ?? `http://localhost:${port}`;
+  return config.publicUrl ?? `http://${urlHost(config.host)}:${port}`;
 }
 
-/** Stops accepting connections and waits for in-flight requests to finish. */
-function closeServer(server: Server): Promise<void> {
+/**
+ * Stops accepting connections and waits for in-flight requests to finish, at most
+ * SHUTDOWN_GRACE_MS: then it cuts what is left (a slow upload, a client holding a connection).
+ */
+function closeServer(server: Server, logger: Logger): Promise<void> {
   return new Promise((resolve) => {
-    server.close(() => resolve());
+    const grace = setTimeout(() => {
+      logger.warn({ graceMs: SHUTDOWN_GRACE_MS }, 'closing connections still open at shutdown');
+      server.closeAllConnections();
+    }, SHUTDOWN_GRACE_MS);
+    server.close(() => {
+      clearTimeout(grace);
+      resolve();
+    });
     server.closeIdleConnections();
   });
+}
+
+/** How to reach an address we listen on: a wildcard is reached through localhost, IPv6 in brackets. */
+function urlHost(host: string): string {
+  if (host === '0.0.0.0' || host === '::') return 'localhost';
+  return host.includes(':') ? `[${host}]` : host;
 }
 
 function once(fn: () => Promise<void>): () => Promise<void> {

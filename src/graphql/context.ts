@@ -1,7 +1,8 @@
 /**
- * What every resolver receives: the services, per-request DataLoaders, URL building and the
- * caller's access.
+ * What every resolver receives: the services, per-request DataLoaders, URL building, the
+ * caller's access and a signal for when the caller goes away.
  */
+import type { ServerResponse } from 'node:http';
 import type { Services } from '../services/services.js';
 import type { Loaders } from './loaders.js';
 
@@ -20,6 +21,18 @@ export interface GraphQLContext {
   urls: UrlBuilder;
   /** Whether the caller may run mutations / queries (SEGCAT_API_KEY / SEGCAT_READ_KEY). */
   access: { write: boolean; read: boolean };
+  /** Aborted once the HTTP exchange is over, answered or not (absent outside HTTP). */
+  signal?: AbortSignal;
+}
+
+/**
+ * A signal aborted when the response closes: sent, or its client disconnected first. Work that
+ * only the client wants (e.g. a `wait: true` upload's wait) stops there.
+ */
+export function responseClosedSignal(response: ServerResponse): AbortSignal {
+  const controller = new AbortController();
+  response.once('close', () => controller.abort());
+  return controller.signal;
 }
 
 /** A UrlBuilder rooted at `base` (PUBLIC_URL, or the request's own origin). */

@@ -24,16 +24,25 @@ const CLIENT_ERROR_CODES = new Set<string>([
   ApolloServerErrorCode.PERSISTED_QUERY_NOT_SUPPORTED,
 ]);
 
-/** Limits that messages about refused requests name. */
-export interface RequestLimits {
-  maxFilesPerRequest: number;
-}
-
 /** What a client is told about an error, over HTTP. */
 export interface DescribedError {
   status: number;
   code: ErrorCode;
   message: string;
+}
+
+/** A request refused by the HTTP layer before GraphQL ran (multipart parsing, upload budget, missing key). */
+export class RequestRefusedError extends Error {
+  override name = 'RequestRefusedError';
+  /** Errors with `expose` may be shown to the client as they are. */
+  readonly expose = true;
+  constructor(
+    readonly status: number,
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
 }
 
 /** Said when PostgreSQL cannot be reached: the request may well work a little later. */
@@ -44,8 +53,9 @@ export const DATABASE_UNAVAILABLE_MESSAGE = 'the database is unavailable; try ag
  * multipart parser (directly, or through an upload's promise inside a resolver), and the database
  * going away. Undefined for anything else.
  */
-export function describeRequestError(error: unknown, limits: RequestLimits): DescribedError | undefined {
+export function describeRequestError(error: unknown): DescribedError | undefined {
   if (isDatabaseUnavailable(error)) return { status: 503, code: 'INTERNAL_SERVER_ERROR', message: DATABASE_UNAVAILABLE_MESSAGE };
+  if (error instanceof RequestRefusedError) return { status: error.status, code: error.code, message: error.message };
   const { status, type, message } = (error ?? {}) as { status?: unknown; type?: unknown; message?: unknown };
   if (typeof status !== 'number' || status < 400 || status >= 500) return undefined;
   const text = String(message ?? 'bad request');
@@ -54,13 +64,6 @@ export function describeRequestError(error: unknown, limits: RequestLimits): Des
       status,
       code: 'PAYLOAD_TOO_LARGE',
       message: `the request body is larger than the limit of ${MAX_JSON_BODY} for JSON; send files as multipart uploads`,
-    };
-  }
-  if (/max file uploads exceeded/.test(text)) {
-    return {
-      status,
-      code: 'PAYLOAD_TOO_LARGE',
-      message: `a request may carry at most ${limits.maxFilesPerRequest} files (MAX_FILES_PER_REQUEST); send the others in another request`,
     };
   }
   if (status === 413) return { status, code: 'PAYLOAD_TOO_LARGE', message: text };
@@ -78,10 +81,10 @@ export function codeOf(error: unknown): ErrorCode | undefined {
 }
 
 /** Apollo `formatError`: maps codes, masks the unknown, and strips stack traces in production. */
-export function createErrorFormatter(logger: Logger, production: boolean, limits: RequestLimits) {
+export function createErrorFormatter(logger: Logger, production: boolean) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
     const original = unwrapResolverError(error);
-    const request = codeOf(original) ? undefined : describeRequestError(original, limits);
+    const request = codeOf(original) ? undefined : describeRequestError(original);
     if (request) {
       if (request.status >= 500) logger.error({ err: original, path: formatted.path }, 'GraphQL operation failed');
       return { message: request.message, path: formatted.path, locations: formatted.locations, extensions: { code: request.code } };

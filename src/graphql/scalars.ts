@@ -2,16 +2,15 @@ import { GraphQLError, GraphQLScalarType, Kind } from 'graphql';
 import GraphQLUpload from 'graphql-upload/GraphQLUpload.mjs';
 
 /** DateTime: ISO-8601 strings on the wire, Date inside. */
-export const DateTime = new GraphQLScalarType<Date, string>({
+export const DateTime = behaviourOf(new GraphQLScalarType<Date, string>({
   name: 'DateTime',
-  description: 'An ISO-8601 timestamp with time zone.',
   serialize: (value) => {
     if (value instanceof Date) return value.toISOString();
     throw new TypeError(`DateTime cannot represent ${String(value)}`);
   },
   parseValue: (value) => parseDate(value),
   parseLiteral: (ast) => parseDate(ast.kind === Kind.STRING ? ast.value : undefined),
-});
+}));
 
 function parseDate(value: unknown): Date {
   const date = typeof value === 'string' ? new Date(value) : undefined;
@@ -23,5 +22,15 @@ function parseDate(value: unknown): Date {
   return date;
 }
 
-/** Upload: files of a GraphQL multipart request. */
-export const Upload = GraphQLUpload;
+/** Upload: files of a GraphQL multipart request (see src/http/multipart.ts). */
+export const Upload = behaviourOf(GraphQLUpload);
+
+/**
+ * A scalar's behaviour without its name and description: given a GraphQLScalarType, Apollo's
+ * schema builder would copy its description over the SDL's in schema/scalars.graphql, and
+ * introspection would disagree with the schema files.
+ */
+function behaviourOf<TInternal, TExternal>(scalar: GraphQLScalarType<TInternal, TExternal>): GraphQLScalarType<TInternal, TExternal> {
+  const { serialize, parseValue, parseLiteral } = scalar;
+  return { serialize, parseValue, parseLiteral } as GraphQLScalarType<TInternal, TExternal>;
+}

@@ -14,8 +14,10 @@ import { PACKAGE_ROOT } from '../config.js';
 import type { Resolvers } from '../generated/graphql.js';
 import type { GraphQLContext } from './context.js';
 import { isDatabaseUnavailable } from '../db/database.js';
-import { createErrorFormatter, type RequestLimits } from './errors.js';
-import { costLimit, depthLimit } from './limits.js';
+import { createErrorFormatter } from './errors.js';
+import { legacyJsonStatusPlugin } from './http-status.plugin.js';
+import { MAX_QUERY_TOKENS, queryLimits } from './limits.js';
+import { knownOperationTypes } from './operation-types.js';
 import { ImageConnection, SegmentConnection } from './resolvers/connection.resolvers.js';
 import { Extraction } from './resolvers/extraction.resolvers.js';
 import { Image } from './resolvers/image.resolvers.js';
@@ -81,7 +83,7 @@ const databaseDownPlugin: ApolloServerPlugin<GraphQLContext> = {
 };
 
 /** What the Apollo Server is built with. */
-export interface ApolloOptions extends RequestLimits {
+export interface ApolloOptions {
   logger: Logger;
   /** No Sandbox, no introspection, no stack traces. */
   production: boolean;
@@ -97,11 +99,15 @@ export function createApolloServer(options: ApolloOptions): ApolloServer<GraphQL
     stopOnTerminationSignals: false,
     introspection: !options.production,
     includeStacktraceInErrorResponses: !options.production,
-    validationRules: [depthLimit(), costLimit()],
-    formatError: createErrorFormatter(options.logger, options.production, options),
+    validationRules: [knownOperationTypes, queryLimits()],
+    parseOptions: { maxTokens: MAX_QUERY_TOKENS },
+    // graphql-js's "Did you mean …?" hints would map the schema for anyone refused introspection.
+    hideSchemaDetailsFromClientErrors: options.production,
+    formatError: createErrorFormatter(options.logger, options.production),
     plugins: [
       accessPlugin,
       databaseDownPlugin,
+      legacyJsonStatusPlugin,
       options.production
         ? ApolloServerPluginLandingPageDisabled()
         : ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false }),

@@ -6,18 +6,22 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { ApolloServer } from '@apollo/server';
 import { expressMiddleware } from '@as-integrations/express5';
-import express, { type ErrorRequestHandler, type Request } from 'express';
-import graphqlUploadExpress from 'graphql-upload/graphqlUploadExpress.mjs';
+import express, { type ErrorRequestHandler, type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
 import { pinoHttp } from 'pino-http';
 import { PACKAGE_ROOT, type Config } from '../config.js';
-import { createUrlBuilder, type GraphQLContext } from '../graphql/context.js';
-import { codeOf, describeRequestError, type RequestLimits } from '../graphql/errors.js';
-import { MAX_JSON_BODY } from '../graphql/limits.js';
+import type { SessionRepository } from '../db/session.repository.js';
+import { createUrlBuilder, responseClosedSignal, type GraphQLContext } from '../graphql/context.js';
+import { codeOf, describeRequestError, RequestRefusedError } from '../graphql/errors.js';
+import { MAX_JSON_BODY, MAX_MULTIPART_FIELD_BYTES } from '../graphql/limits.js';
 import { createLoaders } from '../graphql/loaders.js';
 import type { Services } from '../services/services.js';
-import { accessOf, sessionRouter } from './access.js';
-import { filesRouter } from './files.route.js';
+import { accessFrom, resolveAccess, sessionRouter } from './access.js';
+import { fileCacheControl, filesRouter } from './files.route.js';
+import { multipartUploads } from './multipart.js';
+import { requestOrigin, trustProxySetting } from './origin.js';
+import { RateLimiter } from './rate-limit.js';
+import { createUploadBudget } from './upload-budget.js';
 
 /** Reports whether the parts the service depends on work. */
 export type HealthCheck = () => Promise<Record<string, { ok: boolean; detail?: string }>>;
@@ -27,15 +31,17 @@ export interface AppDeps {
   config: Config;
   services: Services;
   apollo: ApolloServer<GraphQLContext>;
+  /** Browser sessions from POST /session. */
+  sessions: SessionRepository;
   logger: Logger;
   health: HealthCheck;
 }
 
 /** Builds the express app (the Apollo server must already be started). */
-export function createHttpApp({ config, services, apollo, logger, health }: AppDeps): express.Express {
+export function createHttpApp({ config, services, apollo, sessions, logger, health }: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', 'loopback');
+  app.set('trust proxy', trustProxySetting(config.trustProxy));
   // Every answer, errors included: no browser may guess a type segcat did not state.
   app.use((_request, response, next) => {
     response.set('X-Content-Type-Options', 'nosniff');
@@ -49,7 +55,7 @@ export function createHttpApp({ config, services, apollo, logger, health }: AppD
     }),
   );
   const keys = { apiKey: config.apiKey, readKey: config.readKey };
-  const baseUrl = (request: Request) => config.publicUrl ?? `${request.protocol}://${request.get('host') ?? `localhost:${config.port}`}`;
+  const baseUrl = (request: Request) => config.publicUrl ?? requestOrigin(request);
 
   app.get('/health', async (_request, response) => {
     const checks = await health();
@@ -57,16 +63,19 @@ export function createHttpApp({ config, services, apollo, logger, health }: AppD
     response.status(ok ? 200 : 503).json({ status: ok ? 'ok' : 'unavailable', checks });
   });
 
-  app.use('/session', sessionRouter(keys));
-  app.use('/files', filesRouter(services.store, (request) => accessOf(request, keys).read));
+  const limiter = new RateLimiter({ burst: config.sessionRateLimitBurst, refillMs: config.sessionRateLimitRefillMs });
+  app.use('/session', sessionRouter({ keys, sessions, limiter }));
+  // Only the guarded routes pay for a session lookup; /health and the gallery's assets do not.
+  app.use(['/files', '/overlays', '/graphql'], resolveAccess(keys, sessions));
+  app.use('/files', filesRouter(services.store, (request) => accessFrom(request).read, config.readKey !== undefined));
 
   app.get('/overlays/:file', async (request, response, next) => {
-    if (!accessOf(request, keys).read) return void response.status(401).json({ error: 'a read key is needed' });
+    if (!accessFrom(request).read) return void response.status(401).json({ error: 'a read key is needed' });
     const id = /^([0-9a-f-]{36})\.jpg$/i.exec(request.params.file)?.[1];
     if (!id) return void response.status(404).json({ error: 'no such overlay' });
     try {
       const file = await services.extraction.overlay(id.toLowerCase());
-      response.set('Cache-Control', 'public, max-age=300');
+      response.set('Cache-Control', fileCacheControl('derived', config.readKey !== undefined));
       response.type('image/jpeg').sendFile(services.store.absolute(file));
     } catch (error) {
       const code = codeOf(error);
@@ -79,19 +88,30 @@ export function createHttpApp({ config, services, apollo, logger, health }: AppD
 
   app.use(
     '/graphql',
+    (request: Request, _response: Response, next: NextFunction) =>
+      next(
+        baseUrl(request)
+          ? undefined
+          : new RequestRefusedError(400, 'BAD_USER_INPUT', 'the Host or X-Forwarded-Proto header is malformed; set PUBLIC_URL when serving behind a proxy'),
+      ),
     express.json({ limit: MAX_JSON_BODY }),
-    graphqlUploadExpress({
+    multipartUploads({
+      spoolDir: services.store.tmpDir(),
       // The ingest service enforces MAX_UPLOAD_BYTES itself, with a clear GraphQL error; this outer
       // bound only stops a stream that nobody reads.
-      maxFileSize: config.maxUploadBytes + 1,
+      maxFileBytes: config.maxUploadBytes + 1,
       maxFiles: config.maxFilesPerRequest,
+      maxFieldBytes: MAX_MULTIPART_FIELD_BYTES,
+      budget: createUploadBudget(config.maxConcurrentUploadBytes),
+      canWrite: (request) => accessFrom(request).write,
     }),
     expressMiddleware(apollo, {
-      context: async ({ req }): Promise<GraphQLContext> => ({
+      context: async ({ req, res }): Promise<GraphQLContext> => ({
         services,
         loaders: createLoaders(services.search),
-        urls: createUrlBuilder(baseUrl(req)),
-        access: accessOf(req, keys),
+        urls: createUrlBuilder(baseUrl(req)!),
+        access: accessFrom(req),
+        signal: responseClosedSignal(res),
       }),
     }),
   );
@@ -99,7 +119,7 @@ export function createHttpApp({ config, services, apollo, logger, health }: AppD
   const gallery = path.join(PACKAGE_ROOT, 'web', 'dist');
   if (existsSync(gallery)) app.use(express.static(gallery, { index: 'index.html', maxAge: '5m' }));
 
-  app.use(graphqlErrorHandler(logger, config));
+  app.use(graphqlErrorHandler(logger));
   return app;
 }
 
@@ -107,9 +127,9 @@ export function createHttpApp({ config, services, apollo, logger, health }: AppD
  * Errors raised outside GraphQL (body and multipart parsing, the database going away) answered in
  * GraphQL's shape, with the same codes; anything else is logged and masked.
  */
-function graphqlErrorHandler(logger: Logger, limits: RequestLimits): ErrorRequestHandler {
+function graphqlErrorHandler(logger: Logger): ErrorRequestHandler {
   return (error, _request, response, _next) => {
-    const described = describeRequestError(error, limits) ?? {
+    const described = describeRequestError(error) ?? {
       status: 500,
       code: 'INTERNAL_SERVER_ERROR',
       message: 'Internal server error',

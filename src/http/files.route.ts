@@ -5,11 +5,21 @@
 import { Router, type Request, type Response } from 'express';
 import type { FileStore } from '../storage/file-store.js';
 
-/** Content-addressed files never change, so clients may keep them forever. */
-const IMMUTABLE_ROOTS = new Set(['originals', 'thumbnails']);
+/** Content-addressed files: their bytes never change, but deleteImage removes them. */
+const CONTENT_ROOTS = new Set(['originals', 'thumbnails']);
 
-/** The /files router. `canRead` applies SEGCAT_READ_KEY. */
-export function filesRouter(store: FileStore, canRead: (request: Request) => boolean): Router {
+/**
+ * Cache-Control of a stored file or overlay. Under SEGCAT_READ_KEY they are `private`, so no
+ * shared cache (proxy, CDN) keeps them. Nothing is kept for long, so a deleted image leaves
+ * caches soon: an hour for content-addressed files, then revalidated by ETag and Last-Modified;
+ * five minutes for masks, cut-outs and overlays, which change when an image is re-segmented.
+ */
+export function fileCacheControl(kind: 'content' | 'derived', readKey: boolean): string {
+  return `${readKey ? 'private' : 'public'}, max-age=${kind === 'content' ? 3600 : 300}`;
+}
+
+/** The /files router. `canRead` applies SEGCAT_READ_KEY; `readKey` says whether one is set. */
+export function filesRouter(store: FileStore, canRead: (request: Request) => boolean, readKey: boolean): Router {
   const router = Router();
   router.get('/{*path}', async (request: Request, response: Response) => {
     if (!canRead(request)) {
@@ -31,7 +41,7 @@ export function filesRouter(store: FileStore, canRead: (request: Request) => boo
       return;
     }
     const root = decoded.split('/')[0]!;
-    response.set('Cache-Control', IMMUTABLE_ROOTS.has(root) ? 'public, max-age=31536000, immutable' : 'public, max-age=300');
+    response.set('Cache-Control', fileCacheControl(CONTENT_ROOTS.has(root) ? 'content' : 'derived', readKey));
     response.set('Content-Security-Policy', "default-src 'none'");
     response.type(file.contentType);
     response.sendFile(file.absolutePath, { dotfiles: 'deny', lastModified: true });

@@ -187,9 +187,9 @@ function isImageCursor(value: unknown): boolean {
   if (typeof value !== 'object' || value === null) return false;
   const { score, createdAt, id } = value as Record<string, unknown>;
   return (
-    (score === null || typeof score === 'number') &&
+    (score === null || isScore(score)) &&
     typeof createdAt === 'string' &&
-    !Number.isNaN(Date.parse(createdAt)) &&
+    isStorableDate(createdAt) &&
     typeof id === 'string' &&
     isUuid(id)
   );
@@ -198,7 +198,18 @@ function isImageCursor(value: unknown): boolean {
 function isSegmentCursor(value: unknown): boolean {
   if (typeof value !== 'object' || value === null) return false;
   const { score, id } = value as Record<string, unknown>;
-  return typeof score === 'number' && typeof id === 'string' && isUuid(id);
+  return isScore(score) && typeof id === 'string' && isUuid(id);
+}
+
+/** Scores are probabilities: anything else in a cursor (1e308, NaN) was not made by segcat. */
+function isScore(value: unknown): boolean {
+  return typeof value === 'number' && value >= 0 && value <= 1;
+}
+
+/** A timestamp PostgreSQL can compare with (years 1 to 9999). */
+function isStorableDate(text: string): boolean {
+  const year = new Date(text).getUTCFullYear();
+  return year >= 1 && year <= 9999;
 }
 
 function isUuid(id: string): boolean {

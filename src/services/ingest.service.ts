@@ -27,12 +27,16 @@ export interface IngestResult {
   image: Image;
   /** The same bytes were already catalogued. */
   duplicate: boolean;
+  /** Segmentation has finished (DONE or FAILED); false when it is still to come. */
+  settled: boolean;
 }
 
 /** How to add images. */
 export interface IngestOptions {
-  /** Resolve only once segmentation has finished. */
+  /** Resolve only once segmentation has finished, or once UPLOAD_WAIT_MS has passed. */
   wait: boolean;
+  /** Aborted when the caller no longer wants the answer: stops a wait early. */
+  signal?: AbortSignal;
   /** Group the images under this import batch, for progress. */
   batchId?: string;
 }
@@ -45,6 +49,8 @@ export interface IngestDeps {
   waiter: ImageWaiter;
   logger: Logger;
   maxUploadBytes: number;
+  /** Longest a `wait` lasts before the images are returned unsettled (UPLOAD_WAIT_MS). */
+  uploadWaitMs: number;
 }
 
 /** Longest file name kept for display. */
@@ -62,8 +68,9 @@ export class IngestService {
   constructor(private readonly deps: IngestDeps) {}
 
   /**
-   * Adds one image. With `wait`, resolves once its segmentation has finished (DONE or FAILED);
-   * otherwise at once, with the image PENDING.
+   * Adds one image. With `wait`, resolves once its segmentation has finished (DONE or FAILED), or
+   * unsettled when UPLOAD_WAIT_MS, the signal or shutdown ends the wait first; otherwise at once,
+   * with the image PENDING.
    */
   async ingest(file: IncomingFile, options: IngestOptions): Promise<IngestResult> {
     const [result] = await this.ingestMany([file], options);
@@ -92,7 +99,7 @@ export class IngestService {
       // Several files uploaded together form a batch, so their progress can be followed as one.
       const batchId =
         options.batchId ?? (received.length > 1 ? await this.deps.images.createBatch('upload', received.length) : undefined);
-      const results: IngestResult[] = [];
+      const results: Omit<IngestResult, 'settled'>[] = [];
       for (const item of received) results.push(await this.record(item, batchId));
       for (const [index, result] of results.entries()) {
         this.deps.logger.info(
@@ -100,13 +107,13 @@ export class IngestService {
           'image received',
         );
       }
-      if (!options.wait) return results;
+      const wait = { timeoutMs: this.deps.uploadWaitMs, signal: options.signal };
       return Promise.all(
-        results.map(async (result) =>
-          isSettled(result.image.status)
-            ? result
-            : { ...result, image: await this.deps.waiter.waitUntilSettled(result.image.id) },
-        ),
+        results.map(async ({ image, duplicate }) => {
+          let current = image;
+          if (options.wait && !isSettled(image.status)) current = await this.deps.waiter.waitUntilSettled(image.id, wait);
+          return { image: current, duplicate, settled: isSettled(current.status) };
+        }),
       );
     } finally {
       for (const item of received) await this.deps.store.discardTemp(item.temp);
@@ -171,7 +178,7 @@ export class IngestService {
     }
   }
 
-  private async record(item: Received, batchId?: string): Promise<IngestResult> {
+  private async record(item: Received, batchId?: string): Promise<Omit<IngestResult, 'settled'>> {
     const { images, store } = this.deps;
     const { temp, filename, facts, thumbnail } = item;
     if (item.existing || !facts || !thumbnail) return { image: item.existing!, duplicate: true };

@@ -67,7 +67,7 @@ export class SegmentationService {
       await this.deps.store.remove(written.filter((file) => !current.has(file)));
       const permanent = error instanceof ImageRejectedError;
       if (!permanent && !options.lastAttempt) throw error;
-      const reason = error instanceof Error ? error.message : String(error);
+      const reason = this.deps.store.redactPaths(error instanceof Error ? error.message : String(error));
       logger.warn({ imageId, err: error }, 'segmentation failed');
       await images.markFailed(imageId, permanent ? reason : `segmentation failed: ${reason}`);
       return 'failed';

@@ -8,8 +8,7 @@ import { SearchRepository } from '../db/search.repository.js';
 import type { FileStore } from '../storage/file-store.js';
 import { CatalogueService } from './catalogue.service.js';
 import { ExtractionService } from './extraction.service.js';
-import type { ImageEvents } from './image-waiter.js';
-import { createImageWaiter } from './image-waiter.js';
+import { createImageWaiter, type ImageEvents, type ImageWaiter } from './image-waiter.js';
 import { ImportService } from './import.service.js';
 import { IngestService } from './ingest.service.js';
 import { SegmentationService } from './segmentation.service.js';
@@ -30,6 +29,8 @@ export interface Services {
   store: FileStore;
   vision: VisionEngine;
   events: ImageEvents;
+  /** The waits of `wait: true` uploads; closed at shutdown so their requests can finish. */
+  waiter: ImageWaiter;
 }
 
 /** Infrastructure the services are built from. */
@@ -40,6 +41,8 @@ export interface ServiceDeps {
   events: ImageEvents;
   logger: Logger;
   maxUploadBytes: number;
+  /** UPLOAD_WAIT_MS. */
+  uploadWaitMs: number;
 }
 
 /** Wires the services together. */
@@ -49,13 +52,22 @@ export function createServices(deps: ServiceDeps): Services {
   const images = new ImageRepository(prisma);
   const search = new SearchRepository(prisma);
   const waiter = createImageWaiter(deps.events, (id) => images.findById(id));
-  const ingest = new IngestService({ images, store, vision, waiter, logger, maxUploadBytes: deps.maxUploadBytes });
+  const ingest = new IngestService({
+    images,
+    store,
+    vision,
+    waiter,
+    logger,
+    maxUploadBytes: deps.maxUploadBytes,
+    uploadWaitMs: deps.uploadWaitMs,
+  });
   return {
     images,
     search,
     store,
     vision,
     events: deps.events,
+    waiter,
     catalogue: new CatalogueService(search, vision.model.classNames, deps.events),
     ingest,
     importer: new ImportService({

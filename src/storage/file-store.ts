@@ -7,7 +7,7 @@
  *   masks/<imageId>/<recipe name>.png  one mask per segment, plus m<root>.background.png
  *   cutouts/<segmentId>/<background>.<ext>
  *   overlays/<imageId>/<stamp>.jpg     cached overlay pictures
- *   tmp/                               uploads in flight; emptied on start
+ *   tmp/                               uploads in flight (multipart spools too); emptied on start
  *
  * Every write goes to a temporary name in the same directory, is fsynced, then renamed, so a crash
  * never leaves a half-written file under a name a database row points to.
@@ -277,7 +277,20 @@ export class FileStore {
       .map((entry) => path.relative(this.root, path.join(entry.parentPath, entry.name)).split(path.sep).join('/'));
   }
 
-  private tmpDir(): string {
+  /**
+   * `message` with DATA_DIR's absolute path replaced by `DATA_DIR`: error messages from sharp and
+   * the filesystem name files, and clients must not learn where the server keeps them.
+   */
+  redactPaths(message: string): string {
+    let redacted = message;
+    for (const root of new Set([this.realRoot, this.root])) {
+      if (root) redacted = redacted.split(root).join('DATA_DIR');
+    }
+    return redacted;
+  }
+
+  /** Absolute path of tmp/: files in flight, which start-up clean-up removes. */
+  tmpDir(): string {
     return path.join(this.root, 'tmp');
   }
 

@@ -167,7 +167,7 @@ describe('hostile file names are display names only', () => {
     const before = await snapshot();
     const result = await postRawUpload({ filename: `nul\0and\x07bell.png`, data: await distinctJpeg(30) });
     expect(result.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
-    expect(result.errors?.[0]?.message).toMatch(/multipart request could not be read \(Malformed part header\)/);
+    expect(result.errors?.[0]?.message).toMatch(/multipart body could not be read: Malformed part header/);
     await expectNothingLeft(before);
   });
 });

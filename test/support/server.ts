@@ -38,14 +38,17 @@ export interface GraphQLResponse<T> {
   errors?: { message: string; extensions?: { code?: string; stacktrace?: unknown } }[];
 }
 
-/** Starts a server; `env` overrides settings (e.g. MAX_UPLOAD_BYTES, SEGCAT_API_KEY). */
+/**
+ * Starts a server; `env` overrides settings (e.g. MAX_UPLOAD_BYTES, SEGCAT_API_KEY). It runs a
+ * queue worker unless SEGCAT_EMBEDDED_WORKER=false, as `segcat serve` does.
+ */
 export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
   const database = await createTestDatabase();
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'segcat-test-'));
   const config = loadConfig({ DATABASE_URL: database.url, DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'silent', NODE_ENV: 'test', ...env });
   let runtime: Runtime;
   try {
-    runtime = await startRuntime(config, { http: true, worker: true });
+    runtime = await startRuntime(config, { http: true, worker: config.embeddedWorker });
   } catch (error) {
     await database.drop();
     throw error;

@@ -6,12 +6,12 @@ import type { IncomingFile } from '../../services/ingest.service.js';
 
 /** Mutations: each takes one `input` and returns a payload. Access is checked before they run. */
 export const Mutation: MutationResolvers = {
-  uploadImage: async (_, { input }, { services }) =>
-    services.ingest.ingest(await incoming(input.file), { wait: input.wait ?? true }),
+  uploadImage: async (_, { input }, { services, signal }) =>
+    services.ingest.ingest(await incoming(input.file), { wait: input.wait ?? true, signal }),
 
-  uploadImages: async (_, { input }, { services }) => {
+  uploadImages: async (_, { input }, { services, signal }) => {
     const files = await Promise.all(input.files.map(incoming));
-    return { results: await services.ingest.ingestMany(files, { wait: input.wait ?? true }) };
+    return { results: await services.ingest.ingestMany(files, { wait: input.wait ?? true, signal }) };
   },
 
   extractSegment: async (_, { input }, { services }) => ({
