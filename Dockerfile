@@ -1,12 +1,15 @@
 # segcat for deployment (see docker-compose.yml). Built with internet access: npm install and the
 # model weights (`segcat models pull`, checked against models/manifest.json) are baked into the image.
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY . .
+# onnxruntime-node's install script would add CUDA libraries; segcat runs on the CPU. (npm 11.16 and
+# later already skip it through package.json's allowScripts; older npm versions read this.)
+ENV ONNXRUNTIME_NODE_INSTALL=skip
 # `npm ci` runs the prepare script: Prisma client, GraphQL types, TypeScript, web gallery.
 RUN npm ci && node bin/segcat.js models pull && npm prune --omit=dev
 
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 # glibc's per-thread malloc arenas fragment under sharp/libvips' threads; two keep RSS steady.
 ENV NODE_ENV=production HOST=0.0.0.0 PORT=4000 DATA_DIR=/data MALLOC_ARENA_MAX=2
 WORKDIR /app

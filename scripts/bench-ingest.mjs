@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // npm run bench:ingest [-- N] — bulk ingestion throughput, as `segcat import` does it.
 //
-// Makes N distinct photos (default 200) from ../shared/images by crops, flips and scales (so their
+// Makes N distinct photos (default 200) from test/fixtures/images by crops, flips and scales (so their
 // hashes differ), imports them into a scratch database with the in-process worker, and prints
 // images/s, p50/p95 per image (job start → DONE), peak RSS, and the ratio of ingest throughput
 // to model-only throughput (the same images, nothing but the model's run, back to back).
@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { makeVariants, percentile, ROOT, scratchDatabase, SHARED_IMAGES } from './lib/bench-utils.mjs';
+import { makeVariants, percentile, ROOT, scratchDatabase, FIXTURE_PHOTOS } from './lib/bench-utils.mjs';
 
 const { loadConfig } = await import(path.join(ROOT, 'dist/config.js'));
 const { startRuntime } = await import(path.join(ROOT, 'dist/runtime.js'));
@@ -63,7 +63,7 @@ const workDir = await mkdtemp(path.join(os.tmpdir(), 'segcat-bench-ingest-'));
 try {
   await mkdir(path.join(workDir, 'photos'));
   const files = await makeVariants(path.join(workDir, 'photos'), count);
-  console.log(`bench:ingest — ${files.length} distinct photos made from ${SHARED_IMAGES}, ${os.cpus().length} cores\n`);
+  console.log(`bench:ingest — ${files.length} distinct photos made from ${FIXTURE_PHOTOS}, ${os.cpus().length} cores\n`);
   const defaults = loadConfig({});
   const settings = process.env.MATRIX
     ? [1, 2, 3].flatMap((concurrency) => [1, 2].map((threads) => ({ concurrency, threads })))

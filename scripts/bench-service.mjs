@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // npm run bench:service — service latency and search at scale, printed as a table.
 //
-// 1. upload→DONE: each photo in ../shared/images (or the folder given) uploaded over HTTP with
+// 1. upload→DONE: each photo in test/fixtures/images (or the folder given) uploaded over HTTP with
 //    wait: true, REPEAT times (deleted between rounds so it is segmented afresh), p50/p95, and the
 //    ratio to the model run alone on the same photos.
 // 2. search at scale: SEED_IMAGES images and ~5 segments each seeded straight into PostgreSQL with
@@ -13,12 +13,12 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { percentile, ROOT, scratchDatabase, SHARED_IMAGES } from './lib/bench-utils.mjs';
+import { percentile, ROOT, scratchDatabase, FIXTURE_PHOTOS } from './lib/bench-utils.mjs';
 
 const { loadConfig } = await import(path.join(ROOT, 'dist/config.js'));
 const { startRuntime } = await import(path.join(ROOT, 'dist/runtime.js'));
 
-const imagesDir = path.resolve(process.argv[2] ?? SHARED_IMAGES);
+const imagesDir = path.resolve(process.argv[2] ?? FIXTURE_PHOTOS);
 const REPEAT = Number(process.env.REPEAT ?? 3);
 const SEED_IMAGES = Number(process.env.SEED_IMAGES ?? 100_000);
 const SEGMENTS_PER_IMAGE = 5;

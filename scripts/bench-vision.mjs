@@ -1,5 +1,5 @@
 // `npm run bench:vision [folder] [--model name] [--reps n]`: per-stage medians of `segcat segment`
-// on real photos (default ../shared/images), the pipeline ÷ model ratio, extraction time per
+// on real photos (default test/fixtures/images), the pipeline ÷ model ratio, extraction time per
 // segment, and the same on a 12-megapixel upscale. Runs the compiled code in dist/.
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -20,7 +20,7 @@ const args = process.argv.slice(2);
 const flag = (name, fallback) => (args.includes(name) ? args[args.indexOf(name) + 1] : fallback);
 const modelName = flag('--model', 'yolo11n-seg-uint8');
 const reps = Number(flag('--reps', '7'));
-const folder = args.find((a, i) => !a.startsWith('--') && !args[i - 1]?.startsWith('--')) ?? path.join(root, '..', 'shared', 'images');
+const folder = args.find((a, i) => !a.startsWith('--') && !args[i - 1]?.startsWith('--')) ?? path.join(root, 'test', 'fixtures', 'images');
 const modelPath = path.join(root, 'models', `${modelName}.onnx`);
 
 const median = (values) => { const s = [...values].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };

@@ -84,10 +84,17 @@ const envSchema = z.object({
   UPLOAD_WAIT_MS: z.coerce.number().int().positive().optional(),
   /**
    * With DATABASE_URL: a queue job locked longer than this many minutes belongs to a dead worker
-   * and is re-queued at start, and unreferenced stored files older than this are removed. (With
+   * and is re-queued at start, and unreferenced stored files older than this are quarantined. (With
    * the embedded database the process owns DATA_DIR, so every locked job and orphan is reclaimed.)
    */
   SEGCAT_STALE_MINUTES: z.coerce.number().min(0).default(10),
+  /**
+   * Days a stored file that no row points to stays in DATA_DIR/quarantine/ (where start-up and
+   * `segcat check --repair` move such files instead of deleting them) before start-up deletes it.
+   */
+  SEGCAT_QUARANTINE_DAYS: z.coerce.number().min(0).default(7),
+  /** Free space in DATA_DIR below which /health reports the disk as degraded, in MB. */
+  SEGCAT_MIN_FREE_MB: z.coerce.number().int().min(0).default(512),
 });
 
 /** UPLOAD_WAIT_MS when unset (and REQUEST_TIMEOUT_MS leaves room for it). */
@@ -135,6 +142,10 @@ export type Config = Readonly<{
   requestTimeoutMs: number;
   uploadWaitMs: number;
   staleMs: number;
+  /** SEGCAT_QUARANTINE_DAYS, in milliseconds. */
+  quarantineMs: number;
+  /** SEGCAT_MIN_FREE_MB, in bytes. */
+  minFreeBytes: number;
 }>;
 
 /** Thrown when the environment holds invalid settings; lists every bad key. */
@@ -179,5 +190,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
     uploadWaitMs: e.UPLOAD_WAIT_MS ?? Math.min(DEFAULT_UPLOAD_WAIT_MS, Math.floor(e.REQUEST_TIMEOUT_MS / 2)),
     staleMs: e.SEGCAT_STALE_MINUTES * 60_000,
+    quarantineMs: e.SEGCAT_QUARANTINE_DAYS * 24 * 60 * 60_000,
+    minFreeBytes: e.SEGCAT_MIN_FREE_MB * MB,
   });
 }

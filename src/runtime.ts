@@ -7,13 +7,15 @@ import type { AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
 import type { Config } from './config.js';
 import { openDatabase, type Database } from './db/database.js';
+import { CatalogueRepository } from './db/catalogue.repository.js';
 import { ImageRepository } from './db/image.repository.js';
 import { listenForImageEvents } from './db/image-events.js';
 import { SessionRepository } from './db/session.repository.js';
 import { createApolloServer } from './graphql/server.js';
-import { createHttpApp } from './http/app.js';
+import { createHttpApp, type HealthResult } from './http/app.js';
 import { installQueue, startWorker, unlockAbandonedJobs, type QueueWorker } from './jobs/queue.js';
 import { createServices, type Services } from './services/services.js';
+import { ensureCatalogueIdentity } from './storage/catalogue-identity.js';
 import { FileStore } from './storage/file-store.js';
 import { createVisionRegistry } from './vision/vision-engine.js';
 
@@ -37,6 +39,11 @@ export interface RuntimeOptions {
   worker: boolean;
   /** Logger to use (default: pino at config.logLevel). */
   logger?: Logger;
+  /**
+   * Repair what a crash left at start (locked jobs, stuck images, unreferenced files) and purge the
+   * quarantine; default true. `segcat check` turns it off, to report before anything changes.
+   */
+  reconcile?: boolean;
 }
 
 /** Creates the process-wide logger: JSON lines on stdout for services. */
@@ -64,15 +71,16 @@ export async function startRuntime(config: Config, options: RuntimeOptions): Pro
   });
   try {
     const store = new FileStore(config.dataDir);
-    // With DATABASE_URL, other processes may share DATA_DIR: only their stale leftovers are ours to remove.
-    const removed = await store.init(config.databaseUrl ? config.staleMs : undefined);
-    if (removed > 0) logger.info({ removed }, 'removed temporary files left by an earlier run');
     const models = await createVisionRegistry(config, (file, action) => logger.info({ file, action }, 'model weights pulled'));
     cleanups.push(() => models.close());
     const database = await openDatabase(config, logger);
     cleanups.push(() => database.close());
+    // Before any file is touched: DATA_DIR must be this database's catalogue (else this throws).
+    const catalogueId = await checkCatalogueIdentity(store, database);
+    // With DATABASE_URL, other processes may share DATA_DIR: only their stale leftovers are ours to remove.
+    const removed = await store.init(config.databaseUrl ? config.staleMs : undefined);
+    if (removed > 0) logger.info({ removed }, 'removed temporary files left by an earlier run');
     await installQueue(database.url, logger);
-    await reconcile(config, database, store, logger);
     const events = await listenForImageEvents(database.url, logger);
     cleanups.push(() => events.close());
     const services = createServices({
@@ -84,6 +92,7 @@ export async function startRuntime(config: Config, options: RuntimeOptions): Pro
       maxUploadBytes: config.maxUploadBytes,
       uploadWaitMs: config.uploadWaitMs,
     });
+    if (options.reconcile !== false) await reconcile(config, database, services, logger);
     let worker: QueueWorker | undefined;
     if (options.worker) {
       worker = await startWorker({
@@ -96,7 +105,7 @@ export async function startRuntime(config: Config, options: RuntimeOptions): Pro
     }
     const runtime: Runtime = { config, logger, database, services, close };
     if (options.http) runtime.url = await serveHttp(runtime, cleanups, models.current.model.name);
-    logger.info({ url: runtime.url, worker: options.worker, model: models.current.model.name }, 'segcat started');
+    logger.info({ url: runtime.url, worker: options.worker, model: models.current.model.name, catalogue: catalogueId }, 'segcat started');
     return runtime;
   } catch (error) {
     await close();
@@ -104,20 +113,68 @@ export async function startRuntime(config: Config, options: RuntimeOptions): Pro
   }
 }
 
+/** Pairs DATA_DIR with the database's catalogue (src/storage/catalogue-identity.ts); returns its id. */
+async function checkCatalogueIdentity(store: FileStore, database: Database): Promise<string> {
+  const catalogue = new CatalogueRepository(database.prisma);
+  const images = new ImageRepository(database.prisma);
+  return ensureCatalogueIdentity({
+    store,
+    database: { id: () => catalogue.id(), claim: (id) => catalogue.claim(id), referencedFiles: () => images.referencedFiles() },
+    databaseName: database.name,
+  });
+}
+
 /**
  * Repairs what a crash (kill -9, power loss) can leave: jobs locked by a dead worker, images stuck
- * PROCESSING, and files written whose rows never committed. Temporary files went in store.init().
- * With the embedded database this process owns DATA_DIR and the database, so everything left over
- * is abandoned; with DATABASE_URL other processes may be mid-work, so only what is older than
- * SEGCAT_STALE_MINUTES counts.
+ * PROCESSING, and files written whose rows never committed, which go to DATA_DIR/quarantine/ (a
+ * file is never deleted on the word of a database alone); then deletes quarantined files past
+ * SEGCAT_QUARANTINE_DAYS. Temporary files went in store.init(). With the embedded database this
+ * process owns DATA_DIR and the database, so everything left over is abandoned; with DATABASE_URL
+ * other processes may be mid-work, so only what is older than SEGCAT_STALE_MINUTES counts.
  */
-async function reconcile(config: Config, database: Database, store: FileStore, logger: Logger): Promise<void> {
+async function reconcile(config: Config, database: Database, services: Services, logger: Logger): Promise<void> {
   const olderThanMs = config.databaseUrl ? config.staleMs : undefined;
-  const images = new ImageRepository(database.prisma);
   const jobs = await unlockAbandonedJobs(database.url, olderThanMs, logger);
-  const requeued = await images.requeueAbandoned();
-  const orphans = await store.removeOrphans(await images.referencedFiles(), olderThanMs);
-  if (jobs + requeued + orphans > 0) logger.warn({ jobs, requeued, orphans }, 'recovered work and files left by an earlier run');
+  const requeued = await services.images.requeueAbandoned();
+  const quarantined = await services.maintenance.quarantineUnreferenced(olderThanMs);
+  if (jobs + requeued + quarantined > 0) {
+    logger.warn({ jobs, requeued, quarantined }, 'recovered work and files left by an earlier run (unreferenced files are in DATA_DIR/quarantine/)');
+  }
+  const purged = await services.maintenance.purgeQuarantine(config.quarantineMs);
+  if (purged > 0) logger.info({ purged, retentionDays: config.quarantineMs / 86_400_000 }, 'deleted quarantined files past their retention');
+}
+
+/**
+ * Free space in DATA_DIR against SEGCAT_MIN_FREE_MB. Low space degrades the service rather than
+ * taking it down: reads still work, and every server sharing DATA_DIR sees the same disk.
+ */
+async function diskHealth(store: FileStore, minFreeBytes: number): Promise<HealthResult> {
+  const MB = 1024 * 1024;
+  try {
+    const free = await store.freeBytes();
+    const shown = `${Math.floor(free / MB)} MB free`;
+    if (free >= minFreeBytes) return { ok: true, detail: shown };
+    return { ok: false, severity: 'degraded', detail: `${shown}, below SEGCAT_MIN_FREE_MB (${minFreeBytes / MB} MB)` };
+  } catch (error) {
+    const reason = store.redactPaths(error instanceof Error ? error.message : String(error));
+    return { ok: false, severity: 'degraded', detail: `free space unknown: ${reason}` };
+  }
+}
+
+/** Images whose files /health?deep=1 looks at. */
+const HEALTH_SAMPLE_IMAGES = 20;
+
+/**
+ * Whether the files of a few images exist (/health?deep=1). A missing file degrades the service:
+ * the rest still works, and `segcat check --repair` is the fix. Paths are named only when reading
+ * the catalogue needs no key, since /health does not ask for one.
+ */
+async function filesHealth(maintenance: Services['maintenance'], hidePaths: boolean): Promise<HealthResult> {
+  const sample = await maintenance.sample(HEALTH_SAMPLE_IMAGES);
+  const checked = `${sample.files} files of ${sample.images} images sampled`;
+  if (sample.missing.length === 0) return { ok: true, detail: `${checked}, none missing` };
+  const named = hidePaths ? '' : ` (${sample.missing.slice(0, 5).map((file) => file.path).join(', ')})`;
+  return { ok: false, severity: 'degraded', detail: `${checked}, ${sample.missing.length} missing${named}: run segcat check` };
 }
 
 /** Longest a client may take to send a request's headers (REQUEST_TIMEOUT_MS when shorter). */
@@ -137,12 +194,14 @@ async function serveHttp(runtime: Runtime, cleanups: (() => Promise<void>)[], mo
     sessions: new SessionRepository(database.prisma),
     apollo,
     logger,
-    health: async () => ({
+    health: async ({ deep }) => ({
       database: await database.ping().then(
         () => ({ ok: true }),
         (error: unknown) => ({ ok: false, detail: error instanceof Error ? error.message : String(error) }),
       ),
       model: { ok: true, detail: modelName },
+      disk: await diskHealth(services.store, config.minFreeBytes),
+      ...(deep && { files: await filesHealth(services.maintenance, config.readKey !== undefined) }),
     }),
   });
   const server = createServer(

@@ -9,8 +9,8 @@ import sharp from 'sharp';
 /** Root of the repository. */
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
-/** The shared test photos beside the repository. */
-export const SHARED_IMAGES = path.join(ROOT, '..', 'shared', 'images');
+/** The test photos committed with the repository (test/fixtures/images). */
+export const FIXTURE_PHOTOS = path.join(ROOT, 'test', 'fixtures', 'images');
 
 /** The p-th percentile (0..100) of some numbers. */
 export function percentile(values, p) {
@@ -41,14 +41,14 @@ export async function scratchDatabase(name) {
 }
 
 /**
- * Writes `count` distinct JPEGs into `dir`, made from the shared photos by crops, flips and
+ * Writes `count` distinct JPEGs into `dir`, made from the test photos by crops, flips and
  * scales (so their hashes differ); returns their paths.
  */
 export async function makeVariants(dir, count) {
-  const sources = (await readdir(SHARED_IMAGES)).filter((name) => name.endsWith('.jpg')).sort();
+  const sources = (await readdir(FIXTURE_PHOTOS)).filter((name) => name.endsWith('.jpg')).sort();
   const files = [];
   for (let i = 0; i < count; i += 1) {
-    const source = path.join(SHARED_IMAGES, sources[i % sources.length]);
+    const source = path.join(FIXTURE_PHOTOS, sources[i % sources.length]);
     const { width, height } = await sharp(source).metadata();
     const k = Math.floor(i / sources.length);
     const crop = 1 - (k % 6) * 0.03;

@@ -3,11 +3,11 @@
  * to the box the mask's file name records.
  */
 import { Option, type Command } from 'commander';
-import { writeFile } from 'node:fs/promises';
+import { realpath, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { loadConfig } from '../config.js';
 import { parseMaskFilename } from '../vision/mask-filename.js';
-import { extractCutout, readBoxMask, validateImage, type CutoutOptions } from '../vision/raster.js';
+import { checkMaskFile, extractCutout, readBoxMask, validateImage, type CutoutOptions } from '../vision/raster.js';
 
 const FORMATS: Record<string, CutoutOptions['format']> = { '.png': 'png', '.webp': 'webp', '.jpg': 'jpeg', '.jpeg': 'jpeg' };
 
@@ -20,15 +20,17 @@ export function registerExtractCommand(program: Command): void {
     .argument('<mask>', 'an object mask, named m<root>.<score>.<label>.<x>_<y>_<w>_<h>.png')
     .argument('<out>', 'output file: .png or .webp (or .jpg with --background white)')
     .addOption(new Option('--background <background>', 'what surrounds the object').choices(['transparent', 'white']).default('transparent'))
+    .option('--force', 'write over <out> if it exists (never over the image or the mask)')
     .addHelpText('after', `
 The output is cropped to the mask's box. With a transparent background the mask becomes the alpha
-channel; white reproduces the original recipe.
+channel; white reproduces the original recipe. An existing <out> is kept unless --force is given;
+the image and the mask are never written over.
 
 Examples:
   $ npx segcat extract dog.jpg out/mdog.93.dog.124_210_198_330.png dog-cutout.png
   $ npx segcat extract dog.jpg out/mdog.93.dog.124_210_198_330.png dog.webp
   $ npx segcat extract dog.jpg out/mdog.93.dog.124_210_198_330.png dog.jpg --background white`)
-    .action(async (image: string, mask: string, out: string, options: { background: CutoutOptions['background'] }) => {
+    .action(async (image: string, mask: string, out: string, options: { background: CutoutOptions['background']; force?: boolean }) => {
       const format = FORMATS[path.extname(out).toLowerCase()];
       if (!format) throw new Error(`${out}: output must end in .png or .webp (or .jpg with --background white)`);
       if (format === 'jpeg' && options.background === 'transparent') {
@@ -38,14 +40,24 @@ Examples:
       if (!name || name.kind !== 'object') {
         throw new Error(`${mask}: not an object mask name (expected m<root>.<score>.<label>.<x>_<y>_<w>_<h>.png)`);
       }
-      const limit = { maxPixels: loadConfig().maxImagePixels };
-      const [picture, maskInfo] = await Promise.all([validateImage(image, limit), validateImage(mask, limit)]);
-      if (picture.width !== maskInfo.width || picture.height !== maskInfo.height) {
-        throw new Error(`${mask} is ${maskInfo.width}x${maskInfo.height} but ${image} is ${picture.width}x${picture.height}; was the mask made from this image?`);
-      }
+      await checkOutput(out, [image, mask], options.force === true);
+      const picture = await validateImage(image, { maxPixels: loadConfig().maxImagePixels });
+      await checkMaskFile(mask, picture);
       const boxMask = await readBoxMask(mask, name.box);
       const cutout = await extractCutout(image, boxMask, { background: options.background, format });
-      await writeFile(out, cutout.data);
+      // `wx` fails rather than replace a file that appeared meanwhile, unless --force.
+      await writeFile(out, cutout.data, { flag: options.force ? 'w' : 'wx' });
       process.stdout.write(`${out}\n`);
     });
+}
+
+/** Refuses an output path that is one of the inputs, or an existing file without --force. */
+async function checkOutput(out: string, inputs: string[], force: boolean): Promise<void> {
+  const real = (file: string) => realpath(file).catch(() => path.resolve(file));
+  const target = await real(out);
+  for (const input of inputs) {
+    if ((await real(input)) === target) throw new Error(`${out}: that is an input file; choose another output name`);
+  }
+  const exists = await realpath(out).then(() => true, () => false);
+  if (exists && !force) throw new Error(`${out} already exists; choose another name, or add --force to replace it`);
 }

@@ -2,6 +2,7 @@
  * `segcat` command line: one module per command, each exporting `register(program)`.
  */
 import { Command, CommanderError } from 'commander';
+import { registerCheckCommand } from './check.command.js';
 import { registerExtractCommand } from './extract.command.js';
 import { registerImportCommand } from './import.command.js';
 import { registerModelsCommand } from './models.command.js';
@@ -17,6 +18,7 @@ export async function main(argv: string[]): Promise<number> {
     .showHelpAfterError()
     .exitOverride();
   // Command registrations (one line each, kept sorted):
+  registerCheckCommand(program);
   registerExtractCommand(program);
   registerImportCommand(program);
   registerModelsCommand(program);

@@ -30,14 +30,14 @@ Switching the catalogue to another model:
       try {
         const { queue } = runtime.services;
         const { batch, queued } = await queue.resegment({ ids, all: options.all, outdated: options.outdated, model: options.model });
-        process.stderr.write(`queued ${queued} image${queued === 1 ? '' : 's'} (batch ${batch.id})\n`);
-        if (!options.wait || queued === 0) return;
+        process.stderr.write(`queued ${queued} image${queued === 1 ? '' : 's'}${batch ? ` (batch ${batch.id})` : ''}\n`);
+        if (!options.wait || !batch) return;
         const reporter = createProgressReporter(process.stderr);
         for (;;) {
           const [state] = await runtime.services.images.batchProgress({ activeOnly: false, limit: 1, ids: [batch.id] });
           const done = state!.done + state!.failed;
           reporter.update({ total: queued, done, failed: state!.failed });
-          if (state!.pending === 0) break;
+          if (state!.pending + state!.processing === 0) break;
           await new Promise((resolve) => setTimeout(resolve, POLL_MS));
         }
         reporter.finish();

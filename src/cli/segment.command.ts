@@ -7,6 +7,7 @@ import { mkdir, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { loadConfig } from '../config.js';
 import { segmentFiles, type BatchOutcome } from '../vision/batch.js';
+import { maskRoot } from '../vision/mask-filename.js';
 import { createSegmenter } from '../vision/segmenter.js';
 
 /** Extensions picked up when a directory is given (explicitly named files are always tried). */
@@ -42,7 +43,9 @@ export function registerSegmentCommand(program: Command): void {
     .addHelpText('after', `
 Writes, for each image, m<root>.<score>.<label>.<x>_<y>_<w>_<h>.png per object (score in whole
 percent, spaces in labels as _, the box in pixels) and m<root>.background.png: single-channel,
-white on black, the size of the image as displayed (EXIF orientation applied).
+white on black, the size of the image as displayed (EXIF orientation applied). <root> is the
+image's name without its extension; when two inputs share one (a/dog.jpg, b/dog.jpg), the later
+ones get dog-2, dog-3… (said on stderr).
 Exit code 0 when every image was processed, 1 when any failed (each reported on stderr).
 
 Examples:
@@ -54,12 +57,18 @@ Examples:
       const outDir = args[args.length - 1]!;
       const files = await expandInputs(args.slice(0, -1));
       if (files.length === 0) throw new Error(`no images found in ${args.slice(0, -1).join(', ')}`);
+      const existing = await stat(outDir).catch(() => undefined);
+      if (existing && !existing.isDirectory()) throw new Error(`${outDir}: not a directory; give a folder for the masks`);
       const segmenter = await createSegmenter(loadConfig());
-      await mkdir(outDir, { recursive: true });
       const segmentOptions = options.minScore === undefined ? {} : { minScore: options.minScore };
       let outcomes: BatchOutcome[];
       try {
+        // Made only once the model has loaded, so a missing model leaves no empty folder behind.
+        await mkdir(outDir, { recursive: true });
         outcomes = await segmentFiles(segmenter, files, outDir, { segment: segmentOptions }, (outcome) => {
+          if (outcome.root !== maskRoot(outcome.file)) {
+            process.stderr.write(`segcat: ${outcome.file}: another image is also named ${maskRoot(outcome.file)}; its masks are m${outcome.root}.*\n`);
+          }
           if ('error' in outcome) {
             // Image errors already start with the file's name.
             const reason = outcome.error.startsWith(outcome.file) ? outcome.error : `${outcome.file}: ${outcome.error}`;

@@ -39,7 +39,7 @@ Examples:
 type Runtime = Awaited<ReturnType<typeof import('../runtime.js').startRuntime>>;
 
 async function backfill(runtime: Runtime, force: boolean): Promise<{ made: number; present: number; failed: number }> {
-  const { images: repository, store, vision } = runtime.services;
+  const { images: repository, store, maintenance } = runtime.services;
   const counts = { made: 0, present: 0, failed: 0 };
   let after: string | undefined;
   for (;;) {
@@ -53,10 +53,7 @@ async function backfill(runtime: Runtime, force: boolean): Promise<{ made: numbe
         continue;
       }
       try {
-        const thumbnailPath = store.thumbnailPath(image.sha256);
-        const thumbnail = await vision.thumbnail(store.absolute(image.storagePath));
-        await store.write(thumbnailPath, thumbnail.data);
-        await repository.setThumbnail(image.id, thumbnailPath);
+        await maintenance.remakeThumbnail(image);
         counts.made += 1;
         process.stderr.write(`thumbnail ${image.filename} (${image.id})\n`);
       } catch (error) {

@@ -2,6 +2,7 @@
  * segcat's database, opened once at start-up: the server named by DATABASE_URL, or else an embedded
  * PostgreSQL under DATA_DIR; migrated; with the process's one Prisma client.
  */
+import path from 'node:path';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
@@ -15,6 +16,8 @@ const CONNECT_TIMEOUT_MS = 5_000;
 export interface Database {
   /** Connection URL (for other connections: the queue, LISTEN). */
   url: string;
+  /** The database as messages name it, without credentials: "the database at host:port/name". */
+  name: string;
   /** The process's Prisma client. */
   prisma: PrismaClient;
   /** Resolves when the database answers a trivial query; for health checks. */
@@ -67,6 +70,7 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Data
   let closing: Promise<void> | undefined;
   return {
     url,
+    name: embedded ? `the embedded database in ${path.join(config.dataDir, 'postgres')}` : `the database at ${describeLocation(url)}`,
     prisma: client,
     ping: async () => {
       await client.$queryRaw`SELECT 1`;
@@ -89,6 +93,12 @@ export async function assertReachable(url: string): Promise<void> {
   } finally {
     await client.end().catch(() => undefined);
   }
+}
+
+/** host:port/database of a PostgreSQL URL, without its credentials. */
+function describeLocation(url: string): string {
+  const { hostname, port, pathname, username } = new URL(url);
+  return `${hostname || 'localhost'}:${port || 5432}/${decodeURIComponent(pathname.slice(1)) || username}`;
 }
 
 /** One line: where, what went wrong, what to do. */

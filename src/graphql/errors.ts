@@ -1,17 +1,31 @@
 /**
  * The one place where errors become GraphQL error codes. The set is closed (DESIGN.md):
- * BAD_USER_INPUT, NOT_FOUND, PAYLOAD_TOO_LARGE, UNAUTHENTICATED, INTERNAL_SERVER_ERROR.
- * Anything not known to be the client's fault is logged and masked.
+ * BAD_USER_INPUT, NOT_FOUND, PAYLOAD_TOO_LARGE, UNAUTHENTICATED, INSUFFICIENT_STORAGE,
+ * INTERNAL_SERVER_ERROR. Anything not known to be the client's fault or a full disk is logged
+ * and masked.
  */
 import { ApolloServerErrorCode, unwrapResolverError } from '@apollo/server/errors';
 import type { GraphQLFormattedError } from 'graphql';
 import type { Logger } from 'pino';
 import { isDatabaseUnavailable } from '../db/database.js';
 import { MAX_JSON_BODY } from './limits.js';
-import { InvalidInputError, NotFoundError, PayloadTooLargeError, UnauthenticatedError } from '../services/errors.js';
+import {
+  InsufficientStorageError,
+  InvalidInputError,
+  NotFoundError,
+  PayloadTooLargeError,
+  UnauthenticatedError,
+} from '../services/errors.js';
+import { isDiskFull } from '../storage/file-store.js';
 
 /** The error codes clients can see. */
-export type ErrorCode = 'BAD_USER_INPUT' | 'NOT_FOUND' | 'PAYLOAD_TOO_LARGE' | 'UNAUTHENTICATED' | 'INTERNAL_SERVER_ERROR';
+export type ErrorCode =
+  | 'BAD_USER_INPUT'
+  | 'NOT_FOUND'
+  | 'PAYLOAD_TOO_LARGE'
+  | 'UNAUTHENTICATED'
+  | 'INSUFFICIENT_STORAGE'
+  | 'INTERNAL_SERVER_ERROR';
 
 /** Apollo's own codes for requests that are malformed: all the client's fault. */
 const CLIENT_ERROR_CODES = new Set<string>([
@@ -50,11 +64,15 @@ export const DATABASE_UNAVAILABLE_MESSAGE = 'the database is unavailable; try ag
 
 /**
  * Errors raised by the HTTP plumbing rather than by segcat's services: the JSON body parser, the
- * multipart parser (directly, or through an upload's promise inside a resolver), and the database
- * going away. Undefined for anything else.
+ * multipart parser (directly, or through an upload's promise inside a resolver), the database
+ * going away, and a full disk (the multipart spool writes outside the file store). Undefined for
+ * anything else.
  */
 export function describeRequestError(error: unknown): DescribedError | undefined {
   if (isDatabaseUnavailable(error)) return { status: 503, code: 'INTERNAL_SERVER_ERROR', message: DATABASE_UNAVAILABLE_MESSAGE };
+  if (error instanceof InsufficientStorageError || isDiskFull(error)) {
+    return { status: 507, code: 'INSUFFICIENT_STORAGE', message: new InsufficientStorageError().message };
+  }
   if (error instanceof RequestRefusedError) return { status: error.status, code: error.code, message: error.message };
   const { status, type, message } = (error ?? {}) as { status?: unknown; type?: unknown; message?: unknown };
   if (typeof status !== 'number' || status < 400 || status >= 500) return undefined;
@@ -77,7 +95,18 @@ export function codeOf(error: unknown): ErrorCode | undefined {
   if (error instanceof NotFoundError) return 'NOT_FOUND';
   if (error instanceof PayloadTooLargeError) return 'PAYLOAD_TOO_LARGE';
   if (error instanceof UnauthenticatedError) return 'UNAUTHENTICATED';
+  if (error instanceof InsufficientStorageError) return 'INSUFFICIENT_STORAGE';
   return undefined;
+}
+
+/**
+ * The HTTP status of a GraphQL response that carries this error, when it is not the usual one:
+ * 503 while the database is away, 507 when the disk is full. Both say "try again later" to
+ * clients and proxies.
+ */
+export function serverStatusOf(error: unknown): number | undefined {
+  const status = describeRequestError(error)?.status;
+  return status !== undefined && status >= 500 ? status : undefined;
 }
 
 /** Apollo `formatError`: maps codes, masks the unknown, and strips stack traces in production. */
@@ -90,6 +119,8 @@ export function createErrorFormatter(logger: Logger, production: boolean) {
       return { message: request.message, path: formatted.path, locations: formatted.locations, extensions: { code: request.code } };
     }
     const domainCode = codeOf(original);
+    // The operator has to act on this one, even though the client is told what happened.
+    if (domainCode === 'INSUFFICIENT_STORAGE') logger.error({ err: original, path: formatted.path }, 'the disk is full');
     const apolloCode = formatted.extensions?.code;
     const code: ErrorCode | undefined =
       domainCode ??

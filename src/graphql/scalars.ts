@@ -1,5 +1,5 @@
 import { GraphQLError, GraphQLScalarType, Kind } from 'graphql';
-import GraphQLUpload from 'graphql-upload/GraphQLUpload.mjs';
+import { UploadScalar } from './upload.js';
 
 /** DateTime: ISO-8601 strings on the wire, Date inside. */
 export const DateTime = behaviourOf(new GraphQLScalarType<Date, string>({
@@ -23,7 +23,7 @@ function parseDate(value: unknown): Date {
 }
 
 /** Upload: files of a GraphQL multipart request (see src/http/multipart.ts). */
-export const Upload = behaviourOf(GraphQLUpload);
+export const Upload = behaviourOf(UploadScalar);
 
 /**
  * A scalar's behaviour without its name and description: given a GraphQLScalarType, Apollo's

@@ -13,8 +13,7 @@ import type { Logger } from 'pino';
 import { PACKAGE_ROOT } from '../config.js';
 import type { Resolvers } from '../generated/graphql.js';
 import type { GraphQLContext } from './context.js';
-import { isDatabaseUnavailable } from '../db/database.js';
-import { createErrorFormatter } from './errors.js';
+import { createErrorFormatter, serverStatusOf } from './errors.js';
 import { legacyJsonStatusPlugin } from './http-status.plugin.js';
 import { MAX_QUERY_TOKENS, queryLimits } from './limits.js';
 import { knownOperationTypes } from './operation-types.js';
@@ -71,12 +70,16 @@ const accessPlugin: ApolloServerPlugin<GraphQLContext> = {
   },
 };
 
-/** Answers 503 when the database was unreachable, so clients and load balancers know to retry. */
-const databaseDownPlugin: ApolloServerPlugin<GraphQLContext> = {
+/**
+ * Answers 503 when the database was unreachable and 507 when the disk was full, so clients and
+ * load balancers know to retry later.
+ */
+const serverTroublePlugin: ApolloServerPlugin<GraphQLContext> = {
   async requestDidStart() {
     return {
       async didEncounterErrors({ errors, response }) {
-        if (errors.some((error) => isDatabaseUnavailable(unwrapResolverError(error)))) response.http.status = 503;
+        const status = errors.map((error) => serverStatusOf(unwrapResolverError(error))).find((found) => found !== undefined);
+        if (status !== undefined) response.http.status = status;
       },
     };
   },
@@ -106,7 +109,7 @@ export function createApolloServer(options: ApolloOptions): ApolloServer<GraphQL
     formatError: createErrorFormatter(options.logger, options.production),
     plugins: [
       accessPlugin,
-      databaseDownPlugin,
+      serverTroublePlugin,
       legacyJsonStatusPlugin,
       options.production
         ? ApolloServerPluginLandingPageDisabled()

@@ -23,8 +23,22 @@ import { requestOrigin, trustProxySetting } from './origin.js';
 import { RateLimiter } from './rate-limit.js';
 import { createUploadBudget } from './upload-budget.js';
 
-/** Reports whether the parts the service depends on work. */
-export type HealthCheck = () => Promise<Record<string, { ok: boolean; detail?: string }>>;
+/** The state of one part the service depends on. */
+export interface HealthResult {
+  ok: boolean;
+  detail?: string;
+  /**
+   * What this part failing means: `down` (the default) answers 503; `degraded` answers 200 with
+   * status "degraded", for trouble that leaves the service up (reads work) but needs an operator.
+   */
+  severity?: 'down' | 'degraded';
+}
+
+/**
+ * Reports whether the parts the service depends on work; `deep` (GET /health?deep=1) adds checks
+ * too slow for every probe, such as a sample of stored files.
+ */
+export type HealthCheck = (options: { deep: boolean }) => Promise<Record<string, HealthResult>>;
 
 /** Everything the HTTP app is built from. */
 export interface AppDeps {
@@ -57,17 +71,27 @@ export function createHttpApp({ config, services, apollo, sessions, logger, heal
   const keys = { apiKey: config.apiKey, readKey: config.readKey };
   const baseUrl = (request: Request) => config.publicUrl ?? requestOrigin(request);
 
-  app.get('/health', async (_request, response) => {
-    const checks = await health();
-    const ok = Object.values(checks).every((check) => check.ok);
-    response.status(ok ? 200 : 503).json({ status: ok ? 'ok' : 'unavailable', checks });
+  app.get('/health', async (request, response) => {
+    const checks = await health({ deep: request.query.deep === '1' });
+    const failing = Object.values(checks).filter((check) => !check.ok);
+    const down = failing.some((check) => check.severity !== 'degraded');
+    const shown = Object.fromEntries(Object.entries(checks).map(([name, { severity: _, ...check }]) => [name, check]));
+    response.status(down ? 503 : 200).json({ status: down ? 'unavailable' : failing.length > 0 ? 'degraded' : 'ok', checks: shown });
   });
 
   const limiter = new RateLimiter({ burst: config.sessionRateLimitBurst, refillMs: config.sessionRateLimitRefillMs });
   app.use('/session', sessionRouter({ keys, sessions, limiter }));
   // Only the guarded routes pay for a session lookup; /health and the gallery's assets do not.
   app.use(['/files', '/overlays', '/graphql'], resolveAccess(keys, sessions));
-  app.use('/files', filesRouter(services.store, (request) => accessFrom(request).read, config.readKey !== undefined));
+  app.use(
+    '/files',
+    filesRouter(
+      services.store,
+      (file, owner) => services.images.referencesFile(file, owner),
+      (request) => accessFrom(request).read,
+      config.readKey !== undefined,
+    ),
+  );
 
   app.get('/overlays/:file', async (request, response, next) => {
     if (!accessFrom(request).read) return void response.status(401).json({ error: 'a read key is needed' });

@@ -1,9 +1,10 @@
 /**
  * GET /files/<path>: serves what the file store wrote, and nothing else. The store decides what a
- * path means; this only sets the headers.
+ * path means, and a row must still point to the file: a file whose image or segment was deleted
+ * (or that a writer has not recorded yet) is not served. This sets the headers.
  */
 import { Router, type Request, type Response } from 'express';
-import type { FileStore } from '../storage/file-store.js';
+import type { FileOwner, FileStore } from '../storage/file-store.js';
 
 /** Content-addressed files: their bytes never change, but deleteImage removes them. */
 const CONTENT_ROOTS = new Set(['originals', 'thumbnails']);
@@ -18,8 +19,14 @@ export function fileCacheControl(kind: 'content' | 'derived', readKey: boolean):
   return `${readKey ? 'private' : 'public'}, max-age=${kind === 'content' ? 3600 : 300}`;
 }
 
-/** The /files router. `canRead` applies SEGCAT_READ_KEY; `readKey` says whether one is set. */
-export function filesRouter(store: FileStore, canRead: (request: Request) => boolean, readKey: boolean): Router {
+/** Whether a row points to a stored file (a path relative to DATA_DIR). */
+export type IsReferenced = (relativePath: string, owner: FileOwner) => Promise<boolean>;
+
+/**
+ * The /files router. `isReferenced` asks the catalogue about a file; `canRead` applies
+ * SEGCAT_READ_KEY; `readKey` says whether one is set.
+ */
+export function filesRouter(store: FileStore, isReferenced: IsReferenced, canRead: (request: Request) => boolean, readKey: boolean): Router {
   const router = Router();
   router.get('/{*path}', async (request: Request, response: Response) => {
     if (!canRead(request)) {
@@ -35,8 +42,9 @@ export function filesRouter(store: FileStore, canRead: (request: Request) => boo
       response.status(400).json({ error: 'malformed file path' });
       return;
     }
-    const file = await store.resolveServed(decoded);
-    if (!file) {
+    const owner = store.ownerOf(decoded);
+    const file = owner && (await store.resolveServed(decoded));
+    if (!file || !(await isReferenced(decoded, owner))) {
       response.status(404).json({ error: 'no such file' });
       return;
     }

@@ -10,8 +10,8 @@ import { Transform, type TransformCallback } from 'node:stream';
 import busboy from 'busboy';
 import type { Request, RequestHandler, Response } from 'express';
 import { WriteStream } from 'fs-capacitor';
-import Upload from 'graphql-upload/Upload.mjs';
 import { RequestRefusedError } from '../graphql/errors.js';
+import { PendingUpload } from '../graphql/upload.js';
 import type { UploadBudget } from './upload-budget.js';
 
 /** How multipart requests are received. */
@@ -34,7 +34,7 @@ const SPEC = 'see https://github.com/jaydenseric/graphql-multipart-request-spec'
 /** Seconds a client told "busy" should wait before trying again. */
 const RETRY_AFTER_SECONDS = 5;
 
-/** Express middleware: turns a multipart request into `request.body` with Upload promises in its variables. */
+/** Express middleware: turns a multipart request into `request.body` with pending uploads in its variables. */
 export function multipartUploads(options: MultipartOptions): RequestHandler {
   return (request, response, next) => {
     if (!request.is('multipart/form-data')) return next();
@@ -78,7 +78,7 @@ function receive(request: Request, response: Response, options: MultipartOptions
       defParamCharset: 'utf8',
       limits: { fields: 2, fieldSize: options.maxFieldBytes, files: options.maxFiles, fileSize: options.maxFileBytes },
     });
-    const files = new Map<string, Upload>();
+    const files = new Map<string, PendingUpload>();
     const spooled: WriteStream[] = [];
     let operations: Record<string, unknown> | undefined;
     let failure: RequestRefusedError | undefined;
@@ -107,7 +107,7 @@ function receive(request: Request, response: Response, options: MultipartOptions
         const entries = Object.entries(parsed as Record<string, unknown>);
         if (entries.length > options.maxFiles) return fail(tooManyFiles(options.maxFiles));
         for (const [field, paths] of entries) {
-          const upload = new Upload();
+          const upload = new PendingUpload();
           files.set(field, upload);
           if (!Array.isArray(paths) || paths.some((target) => typeof target !== 'string' || !placeAt(operations!, target, upload))) {
             return bad(`the 'map' entry '${field}' must list paths of null variables, such as "variables.file"`);
@@ -134,7 +134,13 @@ function receive(request: Request, response: Response, options: MultipartOptions
       };
       stream.on('limit', () => cut(new RequestRefusedError(413, 'PAYLOAD_TOO_LARGE', `the file '${filename}' is larger than ${options.maxFileBytes} bytes`)));
       stream.on('error', cut);
-      capacitor.on('error', () => stream.resume());
+      capacitor.on('error', (error) => {
+        // A failed write (a full disk) does not end the spool by itself: its readers would wait
+        // for bytes that never come. Ending it hands them the error.
+        streamError ??= error;
+        capacitor.destroy(error);
+        stream.resume();
+      });
       stream.pipe(capacitor);
       upload.resolve({
         filename: filename ?? 'upload',

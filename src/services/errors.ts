@@ -25,3 +25,14 @@ export class PayloadTooLargeError extends Error {
 export class UnauthenticatedError extends Error {
   override name = 'UnauthenticatedError';
 }
+
+/**
+ * The server's disk is full (ENOSPC, or the quota ran out): nothing was stored, and the same
+ * request can succeed once space is freed. Never the client's fault; never names a path.
+ */
+export class InsufficientStorageError extends Error {
+  override name = 'InsufficientStorageError';
+  constructor(options?: ErrorOptions) {
+    super("the server's disk is full; try again later", options);
+  }
+}

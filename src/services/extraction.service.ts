@@ -2,6 +2,10 @@
  * Pictures made from segments: cut-outs (one segment alone, cropped to its box, stored once per
  * segment, format and background) and overlays (the image with every segment tinted), all kept
  * in the file store.
+ *
+ * The image may be deleted (or re-segmented) while a picture is being made. A picture is written
+ * first and its owner checked after: a cut-out's row cannot be recorded for a segment that is gone,
+ * and then the picture is removed and the request answered NOT_FOUND.
  */
 import type { Extraction, ExtractionBackground, ExtractionFormat, Image, Segment } from '../generated/prisma/client.js';
 import type { ImageRepository } from '../db/image.repository.js';
@@ -33,8 +37,8 @@ export class ExtractionService {
     const [segment] = await this.deps.search.segmentsByIds([segmentId]);
     if (!segment) throw new NotFoundError('segment', segmentId);
     const [image] = await this.deps.search.imagesByIds([segment.imageId]);
-    if (!image) throw new NotFoundError('image', segment.imageId);
-    const [extraction] = await this.cutOut(image, [segment], options);
+    if (!image) throw new NotFoundError('segment', segmentId);
+    const [extraction] = await this.cutOut(image, [segment], options, () => new NotFoundError('segment', segmentId));
     return extraction!;
   }
 
@@ -52,7 +56,7 @@ export class ExtractionService {
     const [segments = []] = await this.deps.search.segmentsOfImages([imageId]);
     const labels = filter.labels && filter.labels.length > 0 ? new Set(filter.labels) : undefined;
     const chosen = segments.filter((s) => s.score >= filter.minScore && (!labels || labels.has(s.label)));
-    return this.cutOut(image, chosen, options);
+    return this.cutOut(image, chosen, options, () => new NotFoundError('image', imageId));
   }
 
   /**
@@ -68,24 +72,34 @@ export class ExtractionService {
     }
     const path = store.overlayPath(imageId, String(image.segmentedAt.getTime()));
     if (await store.exists(path)) return path;
-    const [segments = []] = await search.segmentsOfImages([imageId]);
-    const masks = await Promise.all(
-      segments.map(async (segment) => ({
-        label: segment.label,
-        score: segment.score,
-        mask: await vision.readMask(store.absolute(segment.maskPath), boxOf(segment)),
-      })),
-    );
-    await store.write(path, await vision.overlay(store.absolute(image.storagePath), masks));
+    try {
+      const [segments = []] = await search.segmentsOfImages([imageId]);
+      const masks = await Promise.all(
+        segments.map(async (segment) => ({
+          label: segment.label,
+          score: segment.score,
+          mask: await vision.readMask(store.absolute(segment.maskPath), boxOf(segment)),
+        })),
+      );
+      await store.write(path, await vision.overlay(store.absolute(image.storagePath), masks));
+    } catch (error) {
+      if (await this.deps.images.findById(imageId)) throw error;
+    }
+    // Overlays have no row: one drawn for an image deleted meanwhile would outlive it.
+    if (!(await this.deps.images.findById(imageId))) {
+      await store.remove(store.derivedDirs(imageId));
+      throw new NotFoundError('image', imageId);
+    }
     return path;
   }
 
   /**
    * Cut-outs of segments of one image, in the order given: stored ones are reused, the others are
-   * made together from one decode of the image.
+   * made together from one decode of the image. `gone` is the error when a segment disappears
+   * meanwhile.
    */
-  private async cutOut(image: Image, segments: Segment[], options: CutoutOptions): Promise<Extraction[]> {
-    const { images, store, vision } = this.deps;
+  private async cutOut(image: Image, segments: Segment[], options: CutoutOptions, gone: () => Error): Promise<Extraction[]> {
+    const { images, search, store } = this.deps;
     const results = await Promise.all(
       segments.map(async (segment) => {
         const existing = await images.findExtraction({ segmentId: segment.id, ...options });
@@ -94,24 +108,48 @@ export class ExtractionService {
     );
     const missing = segments.filter((_, index) => !results[index]);
     if (missing.length > 0) {
-      const masks = await Promise.all(missing.map((segment) => vision.readMask(store.absolute(segment.maskPath), boxOf(segment))));
-      const pictures = await vision.extractMany(store.absolute(image.storagePath), masks, {
-        background: options.background === 'WHITE' ? 'white' : 'transparent',
-        format: options.format === 'WEBP' ? 'webp' : 'png',
-      });
-      const made = new Map<string, Extraction>();
-      for (const [index, segment] of missing.entries()) {
-        const picture = pictures[index]!;
-        const path = store.cutoutPath(segment.id, options.background, options.format);
-        await store.write(path, picture.data);
-        made.set(
-          segment.id,
-          await images.upsertExtraction({ segmentId: segment.id, ...options, path, width: picture.width, height: picture.height, bytes: picture.data.length }),
-        );
+      let made: Map<string, Extraction>;
+      try {
+        made = await this.make(image, missing, options, gone);
+      } catch (error) {
+        // Deleted or re-segmented meanwhile (its mask or original may have gone first): what was
+        // written for a segment that is gone belongs to no row, and never will.
+        const alive = new Set((await search.segmentsByIds(missing.map((segment) => segment.id))).map((segment) => segment?.id));
+        const lost = missing.filter((segment) => !alive.has(segment.id));
+        if (lost.length === 0) throw error;
+        await store.remove(lost.map((segment) => store.cutoutDir(segment.id)));
+        throw gone();
       }
       segments.forEach((segment, index) => (results[index] ??= made.get(segment.id)));
     }
     return results as Extraction[];
+  }
+
+  /** Makes, stores and records cut-outs; `gone` is thrown when a segment's row is gone. */
+  private async make(image: Image, segments: Segment[], options: CutoutOptions, gone: () => Error): Promise<Map<string, Extraction>> {
+    const { images, store, vision } = this.deps;
+    const masks = await Promise.all(segments.map((segment) => vision.readMask(store.absolute(segment.maskPath), boxOf(segment))));
+    const pictures = await vision.extractMany(store.absolute(image.storagePath), masks, {
+      background: options.background === 'WHITE' ? 'white' : 'transparent',
+      format: options.format === 'WEBP' ? 'webp' : 'png',
+    });
+    const made = new Map<string, Extraction>();
+    for (const [index, segment] of segments.entries()) {
+      const picture = pictures[index]!;
+      const path = store.cutoutPath(segment.id, options.background, options.format);
+      await store.write(path, picture.data);
+      const extraction = await images.upsertExtraction({
+        segmentId: segment.id,
+        ...options,
+        path,
+        width: picture.width,
+        height: picture.height,
+        bytes: picture.data.length,
+      });
+      if (!extraction) throw gone();
+      made.set(segment.id, extraction);
+    }
+    return made;
   }
 }
 

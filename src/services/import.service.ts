@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { ImageRepository } from '../db/image.repository.js';
+import { newBatch, type BatchRef, type ImageRepository } from '../db/image.repository.js';
 import type { Image } from '../generated/prisma/client.js';
 import { InvalidInputError, PayloadTooLargeError } from './errors.js';
 import { isSettled, type ImageEvents } from './image-waiter.js';
@@ -43,7 +43,6 @@ export interface ImportDeps {
   ingest: IngestService;
   images: ImageRepository;
   events: ImageEvents;
-  createBatch(total: number): Promise<string>;
 }
 
 /** Magic numbers of the raster formats segcat accepts. */
@@ -88,7 +87,7 @@ export class ImportService {
    */
   async importFiles(files: string[], onProgress: (progress: ImportProgress) => void, window = 64): Promise<ImportSummary> {
     const started = performance.now();
-    const run = new ImportRun(this.deps, files.length, await this.deps.createBatch(files.length), onProgress);
+    const run = new ImportRun(this.deps, files.length, newBatch('import'), onProgress);
     const unsubscribe = this.deps.events.subscribe((imageId) => run.check([imageId]));
     // Backs up notifications lost while the listening connection was down.
     const sweep = setInterval(() => run.check([...run.waiting.keys()]), SWEEP_MS);
@@ -128,7 +127,8 @@ class ImportRun {
   constructor(
     private readonly deps: ImportDeps,
     total: number,
-    private readonly batchId: string,
+    /** The images this run adds go in it. */
+    private readonly batch: BatchRef,
     private readonly onProgress: (progress: ImportProgress) => void,
   ) {
     this.progress = { total, done: 0, imported: 0, duplicates: 0, failed: 0, resumed: 0 };
@@ -150,7 +150,7 @@ class ImportRun {
       } else {
         const result = await this.deps.ingest.ingest(
           { filename: path.basename(file), stream: createReadStream(file) },
-          { wait: false, batchId: this.batchId },
+          { wait: false, batch: this.batch },
         );
         image = result.image;
         if (!result.duplicate) this.added.add(image.id);

@@ -4,11 +4,16 @@
  * Order matters for "a rejected upload leaves nothing behind": the bytes go to a temporary file
  * (hashed as they stream), are checked, and only then are moved to their content address and
  * recorded, together with their segmentation job, in one transaction.
+ *
+ * Originals and thumbnails are named after their bytes, so an image being deleted and a new upload
+ * of the same bytes (on this server or another sharing DATA_DIR) name the same files. Both touch
+ * them only under the content lock (ImageRepository.withContentLock) and after looking at the rows:
+ * the files are removed only when no row references them, and written before the row that does.
  */
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Image } from '../generated/prisma/client.js';
-import { DuplicateImageError, type ImageRepository } from '../db/image.repository.js';
+import { newBatch, type BatchRef, type ContentRecords, type ImageRepository } from '../db/image.repository.js';
 import { FileTooLargeError, IncomingStreamError, type FileStore, type TempFile } from '../storage/file-store.js';
 import { InvalidInputError, NotFoundError, PayloadTooLargeError } from './errors.js';
 import { isSettled, type ImageWaiter } from './image-waiter.js';
@@ -37,8 +42,8 @@ export interface IngestOptions {
   wait: boolean;
   /** Aborted when the caller no longer wants the answer: stops a wait early. */
   signal?: AbortSignal;
-  /** Group the images under this import batch, for progress. */
-  batchId?: string;
+  /** Put the images in this batch, for progress (several files uploaded together get their own). */
+  batch?: BatchRef;
 }
 
 /** Dependencies of the ingest service. */
@@ -97,10 +102,14 @@ export class IngestService {
       }
       if (problems.length > 0) throw new InvalidInputError(`nothing was added: ${problems.join('; ')}`);
       // Several files uploaded together form a batch, so their progress can be followed as one.
-      const batchId =
-        options.batchId ?? (received.length > 1 ? await this.deps.images.createBatch('upload', received.length) : undefined);
+      // Duplicates are in it too: the batch counts each distinct image once.
+      const batch = options.batch ?? (received.length > 1 ? newBatch('upload') : undefined);
       const results: Omit<IngestResult, 'settled'>[] = [];
-      for (const item of received) results.push(await this.record(item, batchId));
+      for (const item of received) {
+        const result = await this.record(item);
+        results.push(result);
+        if (batch) await this.deps.images.addToBatch(batch, [result.image.id]);
+      }
       for (const [index, result] of results.entries()) {
         this.deps.logger.info(
           { imageId: result.image.id, duplicate: result.duplicate, bytes: received[index]!.temp.bytes, ms: elapsed(started) },
@@ -123,10 +132,16 @@ export class IngestService {
   /** Removes an image with its rows and every file made from it; returns its id. */
   async deleteImage(id: string): Promise<string> {
     const { images, store } = this.deps;
-    const files = await images.delete(id);
-    if (!files) throw new NotFoundError('image', id);
-    await store.remove([...files, ...store.derivedDirs(id)]);
-    this.deps.logger.info({ imageId: id, files: files.length }, 'image deleted');
+    const deleted = await images.delete(id);
+    if (!deleted) throw new NotFoundError('image', id);
+    await store.remove([...deleted.derivedFiles, ...store.derivedDirs(id, deleted.segmentIds)]);
+    // By now an upload of the same bytes may have recorded a new image, which owns these files.
+    const removed = await images.withContentLock(deleted.sha256, async (content) => {
+      if (await content.find()) return false;
+      await store.remove(deleted.contentFiles);
+      return true;
+    });
+    this.deps.logger.info({ imageId: id, files: deleted.derivedFiles.length, originalRemoved: removed }, 'image deleted');
     return id;
   }
 
@@ -146,11 +161,19 @@ export class IngestService {
     }
   }
 
-  /** Checks a received file; anything wrong is an InvalidInputError naming it. */
+  /**
+   * Checks a received file; anything wrong is an InvalidInputError naming it. Bytes already
+   * catalogued, with their original in place, need no check.
+   */
   private async check(filename: string, temp: TempFile): Promise<Received> {
+    const existing = await this.deps.images.findBySha256(temp.sha256);
+    if (existing && (await this.deps.store.exists(existing.storagePath))) return { filename, temp };
+    return this.accept(filename, temp);
+  }
+
+  /** Checks a received file's bytes and makes its thumbnail; anything wrong is an InvalidInputError naming it. */
+  private async accept(filename: string, temp: TempFile): Promise<Received> {
     try {
-      const existing = await this.deps.images.findBySha256(temp.sha256);
-      if (existing) return { filename, temp, existing };
       if (temp.bytes === 0) throw new InvalidInputError(`"${filename}" is empty (0 bytes); send an image file`);
       await this.checkMetadata(filename, temp);
       const { facts, thumbnail } = await this.deps.vision.acceptImage(temp.path).catch((error: unknown) => {
@@ -178,19 +201,44 @@ export class IngestService {
     }
   }
 
-  private async record(item: Received, batchId?: string): Promise<Omit<IngestResult, 'settled'>> {
-    const { images, store } = this.deps;
+  /**
+   * Records a checked file under its content lock: a new image, or the one already catalogued
+   * with these bytes (storing them again if its original is gone).
+   */
+  private async record(item: Received): Promise<Omit<IngestResult, 'settled'>> {
+    let checked = item;
+    for (;;) {
+      const recorded = await this.deps.images.withContentLock(checked.temp.sha256, (content) => this.recordLocked(content, checked));
+      if (recorded) return recorded;
+      // The image these bytes matched when they were checked is gone, or has lost its original:
+      // they are needed after all, checked, with their thumbnail.
+      checked = await this.accept(item.filename, item.temp);
+    }
+  }
+
+  /** The body of `record`, under the content lock; undefined when the bytes must be checked first. */
+  private async recordLocked(content: ContentRecords, item: Received): Promise<Omit<IngestResult, 'settled'> | undefined> {
+    const { store } = this.deps;
     const { temp, filename, facts, thumbnail } = item;
-    if (item.existing || !facts || !thumbnail) return { image: item.existing!, duplicate: true };
-    const storagePath = store.originalPath(temp.sha256, facts.mimeType);
+    const existing = await content.find();
+    if (existing && (await store.exists(existing.storagePath))) return { image: existing, duplicate: true };
+    if (!facts || !thumbnail) return undefined;
+    const storagePath = existing?.storagePath ?? store.originalPath(temp.sha256, facts.mimeType);
     const thumbnailPath = store.thumbnailPath(temp.sha256);
     try {
-      // Always written, even when a file of that name exists: it may be on its way out with a
-      // deleted image of the same bytes, and the new row must not point at it.
+      // Written even when a file of that name exists: nothing references it (there is no row, or
+      // its row's original is missing), so it may be half of an earlier, interrupted upload.
       await store.commitTemp(temp, storagePath);
       // Made now rather than after segmentation, so that queued images already show in grids.
       await store.write(thumbnailPath, thumbnail);
-      const image = await images.createAndEnqueue({
+      if (existing) {
+        const image = await content.restored(existing.id, thumbnailPath);
+        if (image) {
+          this.deps.logger.warn({ imageId: image.id, status: image.status }, 'original was missing; stored it again');
+          return { image, duplicate: true };
+        }
+      }
+      const image = await content.create({
         sha256: temp.sha256,
         filename,
         mimeType: facts.mimeType,
@@ -199,24 +247,23 @@ export class IngestService {
         height: facts.height,
         storagePath,
         thumbnailPath,
-        batchId,
       });
       return { image, duplicate: false };
     } catch (error) {
-      // Another upload of the same bytes committed first: it owns the stored files.
-      const winner = await images.findBySha256(temp.sha256);
-      if (winner && error instanceof DuplicateImageError) return { image: winner, duplicate: true };
-      if (!winner) await store.remove([storagePath, thumbnailPath]);
+      // Still under the lock: no row references these files unless one did before.
+      if (!existing) await store.remove([storagePath, thumbnailPath]);
       throw error;
     }
   }
 }
 
-/** A received file after its checks: either already catalogued, or a valid new image. */
+/**
+ * A received file after its checks: a valid image with its facts and thumbnail, or (without them)
+ * bytes that matched a catalogued image when they were checked.
+ */
 interface Received {
   filename: string;
   temp: TempFile;
-  existing?: Image;
   facts?: ImageFacts;
   /** WebP thumbnail made while checking the file. */
   thumbnail?: Buffer;

@@ -2,7 +2,7 @@
  * The queue as users see it: images per status, batches and their progress, and
  * re-segmentation (with the current model or another one).
  */
-import type { BatchProgress, ImageRepository } from '../db/image.repository.js';
+import { newBatch, type BatchProgress, type ImageRepository } from '../db/image.repository.js';
 import type { VisionRegistry } from '../vision/vision-engine.js';
 import { checkId } from './catalogue.service.js';
 import { InvalidInputError } from './errors.js';
@@ -54,9 +54,10 @@ export class QueueService {
   /**
    * Queues images for segmentation again. Exactly one of `ids`, `all` and `outdated` says which.
    * The worker replaces each image's segments with the new model's in one transaction, so
-   * results of two models are never mixed.
+   * results of two models are never mixed. When nothing matches, nothing is queued and no batch
+   * is made (`batch` is null).
    */
-  async resegment(request: ResegmentRequest): Promise<{ batch: BatchProgress; queued: number }> {
+  async resegment(request: ResegmentRequest): Promise<{ batch: BatchProgress | null; queued: number }> {
     const chosen = [request.ids && request.ids.length > 0, request.all === true, request.outdated === true].filter(Boolean);
     if (chosen.length !== 1) {
       throw new InvalidInputError('say which images to re-segment: exactly one of ids, all: true or outdated: true');
@@ -66,15 +67,17 @@ export class QueueService {
       throw new InvalidInputError(`model ${JSON.stringify(modelName)} cannot be used: ${error instanceof Error ? error.message : String(error)}`);
     });
     const ids = request.ids?.length
-      ? await this.existingIds(request.ids.map(checkId))
+      ? await this.existingIds([...new Set(request.ids.map(checkId))])
       : await this.images.idsToResegment({ outdatedFor: request.outdated ? engine.model : undefined });
-    const batchId = await this.images.createBatch('resegment', ids.length);
+    if (ids.length === 0) return { batch: null, queued: 0 };
+    const batch = newBatch('resegment');
     // Queued in chunks so that a whole catalogue does not become one huge transaction.
     for (let start = 0; start < ids.length; start += 500) {
-      await this.images.enqueue(ids.slice(start, start + 500), { batchId, model: request.model ?? undefined });
+      await this.images.enqueue(ids.slice(start, start + 500), { batch, model: request.model ?? undefined });
     }
-    const [batch] = await this.images.batchProgress({ activeOnly: false, limit: 1, ids: [batchId] });
-    return { batch: batch!, queued: ids.length };
+    const [progress] = await this.images.batchProgress({ activeOnly: false, limit: 1, ids: [batch.id] });
+    // Every one deleted before it could be queued: no batch was made.
+    return { batch: progress ?? null, queued: ids.length };
   }
 
   private async existingIds(ids: string[]): Promise<string[]> {

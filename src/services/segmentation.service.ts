@@ -1,7 +1,8 @@
 /**
  * Segments one catalogued image: run the model, write the mask files, then replace
  * the image's segments in one transaction. This is the body of the queue's segmentation job, so
- * it must be safe to run again for the same image (after a crash, a retry or a re-segmentation).
+ * it must be safe to run again for the same image (after a crash, a retry or a re-segmentation),
+ * and the image may be deleted while it runs: then it removes what it wrote and ends quietly.
  */
 import type { Logger } from 'pino';
 import type { ImageRepository, NewSegment } from '../db/image.repository.js';
@@ -41,14 +42,16 @@ export class SegmentationService {
       if (image.status === 'DONE' && image.modelName === vision.model.name && image.modelVersion === vision.model.version) {
         return 'skipped';
       }
-      await images.markProcessing(imageId);
+      if (!(await images.markProcessing(imageId))) return await this.discardDeleted(imageId);
       const started = performance.now();
       const result = await vision.segment(this.deps.store.absolute(image.storagePath));
       const record = await this.writeFiles(vision, image, result, written);
       const replaced = await images.saveSegmentation(imageId, record);
+      if (!replaced) return await this.discardDeleted(imageId);
       // A different model's folder held only the replaced masks.
       const oldModelDir = image.modelName && image.modelName !== vision.model.name ? [this.maskDirFor(image.id, image.modelName)] : [];
-      await this.deps.store.remove([...replaced, ...oldModelDir]);
+      const { store } = this.deps;
+      await store.remove([...replaced.files, ...replaced.segmentIds.map((id) => store.cutoutDir(id)), ...oldModelDir]);
       logger.info(
         {
           imageId,
@@ -61,6 +64,9 @@ export class SegmentationService {
       );
       return 'done';
     } catch (error) {
+      // Deleted meanwhile: its original went (the model could not read it), or its mask folder
+      // went while the masks were being written.
+      if ((await images.findById(imageId).catch(() => image)) === null) return await this.discardDeleted(imageId);
       // A re-run with the same model writes the same names as the current result: those files are
       // still what the image's rows point to, so they stay.
       const current = new Set(await images.filesOf(imageId).catch(() => written));
@@ -72,6 +78,16 @@ export class SegmentationService {
       await images.markFailed(imageId, permanent ? reason : `segmentation failed: ${reason}`);
       return 'failed';
     }
+  }
+
+  /**
+   * Ends the job of an image deleted while it ran: no row can point into its folders any more (ids
+   * are never reused), so whatever this run wrote there, and the folders, go.
+   */
+  private async discardDeleted(imageId: string): Promise<SegmentationOutcome> {
+    await this.deps.store.remove(this.deps.store.derivedDirs(imageId));
+    this.deps.logger.info({ imageId }, 'image deleted while being segmented; its masks were discarded');
+    return 'skipped';
   }
 
   private maskDirFor(imageId: string, modelName: string): string {

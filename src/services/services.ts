@@ -3,6 +3,7 @@
  */
 import type { Logger } from 'pino';
 import type { PrismaClient } from '../generated/prisma/client.js';
+import { CatalogueRepository } from '../db/catalogue.repository.js';
 import { ImageRepository } from '../db/image.repository.js';
 import { SearchRepository } from '../db/search.repository.js';
 import type { FileStore } from '../storage/file-store.js';
@@ -11,6 +12,7 @@ import { ExtractionService } from './extraction.service.js';
 import { createImageWaiter, type ImageEvents, type ImageWaiter } from './image-waiter.js';
 import { ImportService } from './import.service.js';
 import { IngestService } from './ingest.service.js';
+import { MaintenanceService } from './maintenance.service.js';
 import { SegmentationService } from './segmentation.service.js';
 import type { VisionRegistry } from '../vision/vision-engine.js';
 import { QueueService } from './queue.service.js';
@@ -26,6 +28,8 @@ export interface Services {
   extraction: ExtractionService;
   importer: ImportService;
   queue: QueueService;
+  /** Integrity checks and repairs (`segcat check`, /health?deep=1, start-up reconciliation). */
+  maintenance: MaintenanceService;
   store: FileStore;
   vision: VisionEngine;
   events: ImageEvents;
@@ -61,6 +65,8 @@ export function createServices(deps: ServiceDeps): Services {
     maxUploadBytes: deps.maxUploadBytes,
     uploadWaitMs: deps.uploadWaitMs,
   });
+  const queue = new QueueService(images, models);
+  const extraction = new ExtractionService({ images, search, store, vision });
   return {
     images,
     search,
@@ -70,14 +76,10 @@ export function createServices(deps: ServiceDeps): Services {
     waiter,
     catalogue: new CatalogueService(search, vision.model.classNames, deps.events),
     ingest,
-    importer: new ImportService({
-      ingest,
-      images,
-      events: deps.events,
-      createBatch: (total) => images.createBatch('import', total),
-    }),
+    importer: new ImportService({ ingest, images, events: deps.events }),
     segmentation: new SegmentationService({ images, store, models, logger }),
-    queue: new QueueService(images, models),
-    extraction: new ExtractionService({ images, search, store, vision }),
+    queue,
+    extraction,
+    maintenance: new MaintenanceService({ images, catalogue: new CatalogueRepository(prisma), store, queue, extraction, vision }),
   };
 }

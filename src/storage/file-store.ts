@@ -8,9 +8,12 @@
  *   cutouts/<segmentId>/<background>.<ext>
  *   overlays/<imageId>/<stamp>.jpg     cached overlay pictures
  *   tmp/                               uploads in flight (multipart spools too); emptied on start
+ *   quarantine/<run>/<relative path>   files no row pointed to, kept SEGCAT_QUARANTINE_DAYS; never served
+ *   catalogue.json                     the id of the catalogue these files belong to (catalogue-identity.ts)
  *
  * Every write goes to a temporary name in the same directory, is fsynced, then renamed, so a crash
- * never leaves a half-written file under a name a database row points to.
+ * never leaves a half-written file under a name a database row points to. A write that finds the
+ * disk full removes what it wrote and throws InsufficientStorageError.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { createWriteStream, constants as fsConstants } from 'node:fs';
@@ -19,6 +22,8 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
+import { Quarantine } from './quarantine.js';
+import { InsufficientStorageError } from '../services/errors.js';
 
 /** Thrown when a stream is longer than the limit it was received under. */
 export class FileTooLargeError extends Error {
@@ -63,6 +68,27 @@ const EXTENSION_BY_MIME: Record<string, string> = {
 /** Directories that hold files the store wrote; only these are ever served. */
 const SERVED_ROOTS = ['originals', 'thumbnails', 'masks', 'cutouts', 'overlays'] as const;
 
+/** One of the directories of stored files. */
+export type StoredRoot = (typeof SERVED_ROOTS)[number];
+
+/**
+ * Whose a stored file is: `key` is the sha256 of the bytes (originals, thumbnails), the image id
+ * (masks, overlays) or the segment id (cut-outs).
+ */
+export interface FileOwner {
+  root: StoredRoot;
+  key: string;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/**
+ * How often, and how far apart (growing linearly), removing a directory that a concurrent writer
+ * keeps non-empty is tried again: up to about a second in all.
+ */
+const REMOVE_RETRIES = 8;
+const REMOVE_RETRY_DELAY_MS = 25;
+
 /** Media type of a stored file, from its extension; undefined for anything the store never serves. */
 export function contentTypeOf(relativePath: string): string | undefined {
   const extension = path.extname(relativePath).slice(1).toLowerCase();
@@ -76,8 +102,12 @@ export class FileStore {
   /** `root` with symlinks resolved, known after init(). */
   private realRoot: string | undefined;
 
+  /** DATA_DIR/quarantine/: where unreferenced files go instead of being deleted. */
+  readonly quarantine: Quarantine;
+
   constructor(dataDir: string) {
     this.root = path.resolve(dataDir);
+    this.quarantine = new Quarantine(this.root);
   }
 
   /**
@@ -107,14 +137,39 @@ export class FileStore {
     return `masks/${imageId}`;
   }
 
-  /** Directories holding files derived from an image (masks, overlays), removed with it. */
-  derivedDirs(imageId: string): string[] {
-    return [this.maskDir(imageId), this.overlayDir(imageId)];
+  /**
+   * Directories holding files derived from an image (masks, overlays) and from its segments
+   * (cut-outs), removed with it. They are named after ids no other row will ever have.
+   */
+  derivedDirs(imageId: string, segmentIds: readonly string[] = []): string[] {
+    return [this.maskDir(imageId), this.overlayDir(imageId), ...segmentIds.map((id) => this.cutoutDir(id))];
+  }
+
+  /** Relative directory of a segment's cut-outs. */
+  cutoutDir(segmentId: string): string {
+    return `cutouts/${segmentId}`;
   }
 
   /** Relative path of a cut-out. */
   cutoutPath(segmentId: string, background: string, format: string): string {
-    return `cutouts/${segmentId}/${background.toLowerCase()}.${format.toLowerCase()}`;
+    return `${this.cutoutDir(segmentId)}/${background.toLowerCase()}.${format.toLowerCase()}`;
+  }
+
+  /**
+   * The row a stored file belongs to, read from where it sits: the sha256 of an original or
+   * thumbnail, the image id of a mask or overlay, the segment id of a cut-out. Undefined for a
+   * path outside that layout.
+   */
+  ownerOf(relativePath: string): FileOwner | undefined {
+    const [root, folder, ...rest] = relativePath.split('/');
+    if (root === 'originals' || root === 'thumbnails') {
+      const sha256 = /^([0-9a-f]{64})\.[a-z]+$/.exec(rest.join('/'))?.[1];
+      return sha256 && folder === sha256.slice(0, 2) ? { root, key: sha256 } : undefined;
+    }
+    if ((root === 'masks' || root === 'overlays' || root === 'cutouts') && UUID.test(folder ?? '') && rest.length > 0) {
+      return { root, key: folder! };
+    }
+    return undefined;
   }
 
   /** Relative path of a cached overlay picture; `stamp` changes when the segments do. */
@@ -152,6 +207,8 @@ export class FileStore {
     } catch (error) {
       source.resume();
       await fs.rm(tempPath, { force: true });
+      // The multipart spool the source reads from is on this disk too.
+      if (isDiskFull(error) || isDiskFull(source.errored)) throw new InsufficientStorageError({ cause: error });
       if (!(error instanceof FileTooLargeError) && source.errored) throw new IncomingStreamError(source.errored);
       throw error;
     }
@@ -173,10 +230,12 @@ export class FileStore {
   /** Moves a received temporary file to its final relative path, durably. */
   async commitTemp(temp: TempFile, relativePath: string): Promise<void> {
     const target = this.absolute(relativePath);
-    await fs.mkdir(path.dirname(target), { recursive: true });
-    await fsyncPath(temp.path);
-    await fs.rename(temp.path, target);
-    await fsyncPath(path.dirname(target));
+    await storing(async () => {
+      await fs.mkdir(path.dirname(target), { recursive: true });
+      await fsyncPath(temp.path);
+      await fs.rename(temp.path, target);
+      await fsyncPath(path.dirname(target));
+    });
   }
 
   /** Removes a temporary file that will not be kept. */
@@ -187,22 +246,30 @@ export class FileStore {
   /** Writes bytes under a relative path: temp name, fsync, rename. */
   async write(relativePath: string, data: Buffer): Promise<void> {
     const target = this.absolute(relativePath);
-    await fs.mkdir(path.dirname(target), { recursive: true });
     const temp = `${target}.${randomUUID()}.tmp`;
-    try {
-      const handle = await fs.open(temp, 'wx', 0o640);
+    await storing(async () => {
+      await fs.mkdir(path.dirname(target), { recursive: true });
       try {
-        await handle.writeFile(data);
-        await handle.sync();
-      } finally {
-        await handle.close();
+        const handle = await fs.open(temp, 'wx', 0o640);
+        try {
+          await handle.writeFile(data);
+          await handle.sync();
+        } finally {
+          await handle.close();
+        }
+        await fs.rename(temp, target);
+      } catch (error) {
+        await fs.rm(temp, { force: true });
+        throw error;
       }
-      await fs.rename(temp, target);
-    } catch (error) {
-      await fs.rm(temp, { force: true });
-      throw error;
-    }
-    await fsyncPath(path.dirname(target));
+      await fsyncPath(path.dirname(target));
+    });
+  }
+
+  /** Bytes free in DATA_DIR's filesystem for an unprivileged writer (what /health reports). */
+  async freeBytes(): Promise<number> {
+    const stats = await fs.statfs(this.root);
+    return stats.bavail * stats.bsize;
   }
 
   /** Whether a stored file exists. */
@@ -218,10 +285,14 @@ export class FileStore {
     return fs.readFile(this.absolute(relativePath));
   }
 
-  /** Removes stored files and directories; missing ones are fine. */
+  /**
+   * Removes stored files and directories; missing ones are fine. A directory that another
+   * process is still writing into (ENOTEMPTY) is tried again for a while, until the writer has
+   * finished; a writer that finds its owner gone removes what it wrote itself.
+   */
   async remove(relativePaths: Iterable<string>): Promise<void> {
     for (const relativePath of relativePaths) {
-      await fs.rm(this.absolute(relativePath), { force: true, recursive: true });
+      await fs.rm(this.absolute(relativePath), { force: true, recursive: true, maxRetries: REMOVE_RETRIES, retryDelay: REMOVE_RETRY_DELAY_MS });
     }
   }
 
@@ -250,22 +321,16 @@ export class FileStore {
     return { absolutePath, contentType };
   }
 
-  /**
-   * Removes stored files no row points to, left by a crash between writing a file and committing
-   * its row (overlays are a cache and are left alone). With `olderThanMs`, younger files are kept:
-   * another process may be about to commit their rows. Returns how many were removed.
-   */
-  async removeOrphans(referenced: ReadonlySet<string>, olderThanMs?: number): Promise<number> {
-    let removed = 0;
-    for (const root of ['originals', 'thumbnails', 'masks', 'cutouts'] as const) {
-      for (const file of await this.listFiles(root)) {
-        if (referenced.has(file)) continue;
-        if (!(await isStale(this.absolute(file), olderThanMs))) continue;
-        await fs.rm(this.absolute(file), { force: true });
-        removed += 1;
-      }
-    }
-    return removed;
+  /** Relative paths of every stored file (temporary names left out), for integrity checks. */
+  async listStoredFiles(): Promise<string[]> {
+    const files: string[] = [];
+    for (const root of SERVED_ROOTS) files.push(...(await this.listFiles(root)).filter((file) => !file.endsWith('.tmp')));
+    return files;
+  }
+
+  /** When a stored file was last written (ms since the epoch), or undefined when it is gone. */
+  async modifiedAt(relativePath: string): Promise<number | undefined> {
+    return (await fs.stat(this.absolute(relativePath)).catch(() => undefined))?.mtimeMs;
   }
 
   /** Relative paths of every file under a served root, for reconciliation. */
@@ -307,6 +372,24 @@ export class FileStore {
       removed += 1;
     }
     return removed;
+  }
+}
+
+/** Whether an error, or one it was caused by, says the disk or the user's quota is full. */
+export function isDiskFull(error: unknown): boolean {
+  for (let current = error, depth = 0; current && depth < 5; current = (current as { cause?: unknown }).cause, depth += 1) {
+    const code = (current as { code?: unknown }).code;
+    if (code === 'ENOSPC' || code === 'EDQUOT') return true;
+  }
+  return false;
+}
+
+/** Runs a write; a full disk becomes InsufficientStorageError, whose message names no path. */
+async function storing(write: () => Promise<void>): Promise<void> {
+  try {
+    await write();
+  } catch (error) {
+    throw isDiskFull(error) ? new InsufficientStorageError({ cause: error }) : error;
   }
 }
 

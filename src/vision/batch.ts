@@ -3,15 +3,15 @@
  * current one is in the model, results come back in input order, and a bad file becomes an
  * outcome with its error instead of stopping the batch.
  */
-import { maskRoot } from './mask-filename.js';
+import { distinctMaskRoots } from './mask-filename.js';
 import { writeMaskFiles, type MaskFileSet } from './mask-files.js';
 import type { Segmenter } from './segmenter.js';
 import type { SegmentOptions } from './types.js';
 
 /** What happened to one file of a batch. */
 export type BatchOutcome =
-  | { file: string; width: number; height: number; masks: MaskFileSet }
-  | { file: string; error: string };
+  | { file: string; root: string; width: number; height: number; masks: MaskFileSet }
+  | { file: string; root: string; error: string };
 
 /** Options of segmentFiles. */
 export interface BatchOptions {
@@ -21,17 +21,19 @@ export interface BatchOptions {
   depth?: number;
 }
 
-async function segmentFile(segmenter: Segmenter, file: string, outDir: string, options: SegmentOptions): Promise<BatchOutcome> {
+async function segmentFile(segmenter: Segmenter, file: string, root: string, outDir: string, options: SegmentOptions): Promise<BatchOutcome> {
   try {
     const result = await segmenter.segment(file, options);
-    const masks = await writeMaskFiles(result, maskRoot(file), outDir);
-    return { file, width: result.width, height: result.height, masks };
+    const masks = await writeMaskFiles(result, root, outDir);
+    return { file, root, width: result.width, height: result.height, masks };
   } catch (error) {
-    return { file, error: error instanceof Error ? error.message : String(error) };
+    return { file, root, error: error instanceof Error ? error.message : String(error) };
   }
 }
 
-/** Segments `files` into `outDir`, calling `onOutcome` for each in input order; resolves to all outcomes. */
+/**
+ * Segments `files` into `outDir` (images with the same base name get distinct roots, see
+ * distinctMaskRoots), calling `onOutcome` for each in input order; resolves to all outcomes. */
 export async function segmentFiles(
   segmenter: Segmenter,
   files: readonly string[],
@@ -40,9 +42,11 @@ export async function segmentFiles(
   onOutcome: (outcome: BatchOutcome) => void = () => {},
 ): Promise<BatchOutcome[]> {
   const running: Promise<BatchOutcome>[] = [];
+  const roots = distinctMaskRoots(files);
   const startNext = () => {
-    const file = files[running.length];
-    if (file !== undefined) running.push(segmentFile(segmenter, file, outDir, options.segment ?? {}));
+    const index = running.length;
+    const file = files[index];
+    if (file !== undefined) running.push(segmentFile(segmenter, file, roots[index]!, outDir, options.segment ?? {}));
   };
   for (let i = 0; i < (options.depth ?? 2); i++) startNext();
   const outcomes: BatchOutcome[] = [];

@@ -33,6 +33,21 @@ export function maskRoot(imagePath: string): string {
   return dot > 0 ? base.slice(0, dot) : base;
 }
 
+/**
+ * One root per image, in order: the recipe's root, or, when an earlier image already has it
+ * (`a/dog.jpg` and `b/dog.jpg`), the root with `-2`, `-3`… so that no two images' masks share names.
+ */
+export function distinctMaskRoots(imagePaths: readonly string[]): string[] {
+  const taken = new Set<string>();
+  return imagePaths.map((imagePath) => {
+    const root = maskRoot(imagePath);
+    let candidate = root;
+    for (let n = 2; taken.has(candidate); n++) candidate = `${root}-${n}`;
+    taken.add(candidate);
+    return candidate;
+  });
+}
+
 /** Score (0..1) as the recipe's whole percent. */
 export function scoreToPercent(score: number): number {
   return Math.min(100, Math.max(0, Math.round(score * 100)));

@@ -188,6 +188,30 @@ export async function encodeBackgroundPng(
   return { png, area: background.area };
 }
 
+/**
+ * Checks that `maskPng` is a mask as `segcat segment` writes them: a PNG with one grey channel (a
+ * grey-and-alpha PNG also passes), the size of the image it was made from.
+ */
+export async function checkMaskFile(maskPng: string, image: { width: number; height: number }): Promise<void> {
+  const meta = await sharp(maskPng, { limitInputPixels: false }).metadata().catch((error: unknown) => {
+    const text = errorText(error);
+    throw new InvalidImageError('NOT_AN_IMAGE', `${maskPng}: ${/input file is missing/i.test(text) ? 'no such file' : `not a PNG mask (${text})`}`);
+  });
+  const grey = meta.channels === 1 || (meta.channels === 2 && meta.hasAlpha) || meta.space === 'b-w';
+  if (meta.format !== 'png' || !grey) {
+    throw new InvalidImageError(
+      'UNSUPPORTED_FORMAT',
+      `${maskPng}: expected a one-channel (grey) PNG mask as \`segcat segment\` writes, got a ${meta.channels}-channel ${meta.format}`,
+    );
+  }
+  if (meta.width !== image.width || meta.height !== image.height) {
+    throw new InvalidImageError(
+      'UNSUPPORTED_FORMAT',
+      `${maskPng} is ${meta.width}x${meta.height} but the image is ${image.width}x${image.height}; was the mask made from this image?`,
+    );
+  }
+}
+
 /** Reads the part of a full-size mask PNG inside `box` as a BoxMask (thresholded to 0/255). */
 export async function readBoxMask(maskPng: ImageInput, box: Box): Promise<BoxMask> {
   try {

@@ -1,5 +1,5 @@
 /**
- * Hostile and odd image files for the hardening tests, made by hand or with sharp from the shared
+ * Hostile and odd image files for the hardening tests, made by hand or with sharp from the test
  * photos, so that none is committed to the repository.
  */
 import { crc32, deflateSync } from 'node:zlib';

@@ -12,16 +12,20 @@ import { rawRequest } from './raw-http.js';
 
 const SECRET = 'SEGCAT-SECRET-OUTSIDE-THE-STORE';
 const UPLOAD = `mutation($file: Upload!) { uploadImage(input: { file: $file }) { image { id url thumbnailUrl segments { maskUrl } } } }`;
+/** An image or segment id no row has. */
+const GONE = '0b5e55ed-0000-4000-8000-000000000000';
 
 let server: TestServer;
 let outside: string;
 let original: string;
 let shard: string;
+let imageId: string;
 
 beforeAll(async () => {
   server = await startTestServer();
   const response = await server.upload(UPLOAD, [{ variable: 'file', name: 'eagle.jpg', data: await photo('eagle.jpg') }]);
   original = new URL(response.data.uploadImage.image.url).pathname;
+  imageId = response.data.uploadImage.image.id;
   shard = original.split('/')[3]!;
   // Secrets outside the store, under names the store would serve.
   outside = await mkdtemp(path.join(os.tmpdir(), 'segcat-outside-'));
@@ -41,6 +45,15 @@ beforeAll(async () => {
   await writeFile(path.join(store, 'secret.png'), SECRET);
   await mkdir(path.join(store, 'elsewhere'), { recursive: true });
   await writeFile(path.join(store, 'elsewhere', 'secret.png'), SECRET);
+  // Files in the store's own layout that no row points to (a deleted image's, or a crash's).
+  for (const dir of [`cutouts/${GONE}`, `masks/${GONE}/yolo11n-seg-uint8`, `masks/${imageId}/yolo11n-seg-uint8`, `overlays/${GONE}`]) {
+    await mkdir(path.join(store, dir), { recursive: true });
+  }
+  await writeFile(path.join(store, 'cutouts', GONE, 'white.webp'), SECRET);
+  await writeFile(path.join(store, 'masks', GONE, 'yolo11n-seg-uint8', 'mgone.background.png'), SECRET);
+  await writeFile(path.join(store, 'masks', imageId, 'yolo11n-seg-uint8', 'mstray.0.png'), SECRET);
+  await writeFile(path.join(store, 'overlays', GONE, '1.jpg'), SECRET);
+  await writeFile(path.join(store, 'originals', shard, `${shard}${'0'.repeat(62)}.png`), SECRET);
 });
 
 afterAll(async () => {
@@ -111,6 +124,11 @@ const PLANTED: [string, () => string][] = [
   ['a file at the top of DATA_DIR', () => '/files/secret.png'],
   ['a folder the store does not serve', () => '/files/elsewhere/secret.png'],
   ['the embedded database password', () => '/files/postgres.password'],
+  ['a cut-out whose segment is gone', () => `/files/cutouts/${GONE}/white.webp`],
+  ['a mask whose image is gone', () => `/files/masks/${GONE}/yolo11n-seg-uint8/mgone.background.png`],
+  ['a mask no row of its image points to', () => `/files/masks/${imageId}/yolo11n-seg-uint8/mstray.0.png`],
+  ['an overlay whose image is gone', () => `/files/overlays/${GONE}/1.jpg`],
+  ['an original no row points to', () => `/files/originals/${shard}/${shard}${'0'.repeat(62)}.png`],
 ];
 
 it.each(PLANTED)('refuses %s, never sending its bytes', async (_what, requestPath) => {

@@ -1,8 +1,8 @@
 /**
  * Start-up reconciliation against a shared database (DATABASE_URL): a job a dead worker left
  * locked past SEGCAT_STALE_MINUTES is re-queued and its image finishes; one locked recently (a live
- * worker elsewhere may hold it) is left alone; temporary files go, and orphan files go only once
- * they are older than the threshold. (The embedded-database case, where everything left over is
+ * worker elsewhere may hold it) is left alone; temporary files go, and orphan files go into
+ * DATA_DIR/quarantine/ only once they are older than the threshold. (The embedded-database case, where everything left over is
  * reclaimed, is the crash test's.)
  */
 import { Readable } from 'node:stream';
@@ -15,7 +15,7 @@ import { loadConfig } from '../../src/config.js';
 import { startRuntime, type Runtime } from '../../src/runtime.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { photo } from '../support/server.js';
-import { eventually } from './raw-http.js';
+import { eventually, listTree } from './raw-http.js';
 
 let database: TestDatabase;
 let dataDir: string;
@@ -39,7 +39,7 @@ async function start(worker: boolean): Promise<Runtime> {
   return runtime;
 }
 
-it('re-queues stale locked jobs and their PROCESSING images, keeps fresh ones, and removes only old orphans', async () => {
+it('re-queues stale locked jobs and their PROCESSING images, keeps fresh ones, and quarantines only old orphans', async () => {
   const queuing = await start(false);
   const ids: string[] = [];
   for (const name of ['dog.jpg', 'eagle.jpg']) {
@@ -76,6 +76,7 @@ it('re-queues stale locked jobs and their PROCESSING images, keeps fresh ones, a
   expect(existsSync(path.join(dataDir, 'tmp', 'abandoned.upload'))).toBe(false);
   expect(existsSync(path.join(dataDir, 'tmp', 'in-flight.upload'))).toBe(true);
   expect(existsSync(old)).toBe(false);
+  expect((await listTree(path.join(dataDir, 'quarantine'))).filter((file) => file.endsWith('/originals/ff/old-orphan.jpg'))).toHaveLength(1);
   expect(existsSync(young)).toBe(true);
   await eventually(
     async () => (await database.prisma.image.findUnique({ where: { id: stale } }))?.status === 'DONE',

@@ -92,7 +92,7 @@ it('removes spool files a killed server left in DATA_DIR/tmp when the next one s
   await writeFile(left, randomBytes(1024));
   const anHourAgo = new Date(Date.now() - 60 * 60 * 1000);
   await utimes(left, anHourAgo, anHourAgo);
-  const restarted = await startTestServer({ SEGCAT_EMBEDDED_WORKER: 'false', DATA_DIR: small.dataDir });
+  const restarted = await startTestServer({ SEGCAT_EMBEDDED_WORKER: 'false' }, { sharing: small });
   try {
     expect(await spoolFiles(path.join(small.dataDir, 'tmp'))).not.toContain(path.basename(left));
   } finally {

@@ -49,7 +49,7 @@ async function start(options: { worker: boolean; env?: Record<string, string> })
   return { runtime, segmented };
 }
 
-/** Distinct images made from the shared photos (crops, flips, scales), so their hashes differ. */
+/** Distinct images made from the test photos (crops, flips, scales), so their hashes differ. */
 async function variants(count: number): Promise<Buffer[]> {
   const sources = await Promise.all(['dog.jpg', 'horses.jpg', 'person.jpg', 'giraffe.jpg'].map(photo));
   const out: Buffer[] = [];
@@ -137,7 +137,10 @@ it('re-segments with the other model: segments replaced, model recorded, old fil
   const [before = []] = await runtime.services.search.segmentsOfImages([image.id]);
   const { batch, queued } = await runtime.services.queue.resegment({ ids: [image.id], model: 'yolov8n-seg-uint8' });
   expect(queued).toBe(1);
-  await eventually(async () => (await runtime.services.images.batchProgress({ activeOnly: false, limit: 1, ids: [batch.id] }))[0]!.pending === 0, 'resegmentation', 90_000);
+  await eventually(async () => {
+    const [progress] = await runtime.services.images.batchProgress({ activeOnly: false, limit: 1, ids: [batch!.id] });
+    return progress!.pending + progress!.processing === 0;
+  }, 'resegmentation', 90_000);
   const [after] = await runtime.services.images.findByIds([image.id]);
   expect(after).toMatchObject({ status: 'DONE', modelName: 'yolov8n-seg-uint8' });
   const [segments = []] = await runtime.services.search.segmentsOfImages([image.id]);

@@ -8,17 +8,20 @@ import path from 'node:path';
 import { loadConfig } from '../../src/config.js';
 import { startRuntime, type Runtime } from '../../src/runtime.js';
 import { createTestDatabase } from './database.js';
+import { PHOTO_DIR } from './vision.js';
 
 export { freePort } from './database-server.js';
 
-/** The shared test photos (never copied into the repository). */
-export const IMAGES_DIR = path.resolve(import.meta.dirname, '../../../shared/images');
+/** The test photos (test/fixtures/images). */
+export const IMAGES_DIR = PHOTO_DIR;
 
 /** A running test server. */
 export interface TestServer {
   url: string;
   runtime: Runtime;
   dataDir: string;
+  /** Connection URL of its database. */
+  databaseUrl: string;
   /** POSTs a GraphQL operation as JSON. */
   graphql<T = any>(query: string, variables?: Record<string, unknown>, headers?: Record<string, string>): Promise<GraphQLResponse<T>>;
   /** POSTs a GraphQL multipart request with files (name → bytes). */
@@ -38,13 +41,23 @@ export interface GraphQLResponse<T> {
   errors?: { message: string; extensions?: { code?: string; stacktrace?: unknown } }[];
 }
 
+/** Options of `startTestServer`. */
+export interface TestServerOptions {
+  /**
+   * Share this server's database and DATA_DIR, as a second server behind a load balancer does
+   * (README, "Scaling out"). Stop it before the server it shares with: only that one drops them.
+   */
+  sharing?: TestServer;
+}
+
 /**
  * Starts a server; `env` overrides settings (e.g. MAX_UPLOAD_BYTES, SEGCAT_API_KEY). It runs a
  * queue worker unless SEGCAT_EMBEDDED_WORKER=false, as `segcat serve` does.
  */
-export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
-  const database = await createTestDatabase();
-  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'segcat-test-'));
+export async function startTestServer(env: Record<string, string> = {}, options: TestServerOptions = {}): Promise<TestServer> {
+  const shared = options.sharing;
+  const database = shared ? { url: shared.databaseUrl, drop: async () => {} } : await createTestDatabase();
+  const dataDir = shared?.dataDir ?? (await mkdtemp(path.join(os.tmpdir(), 'segcat-test-')));
   const config = loadConfig({ DATABASE_URL: database.url, DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'silent', NODE_ENV: 'test', ...env });
   let runtime: Runtime;
   try {
@@ -67,6 +80,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     url,
     runtime,
     dataDir,
+    databaseUrl: database.url,
     graphql: (query, variables = {}, headers = {}) =>
       post(JSON.stringify({ query, variables }), { 'content-type': 'application/json', ...headers }),
     upload: (query, files, variables = {}, headers = {}) => {
@@ -84,6 +98,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     },
     async stop() {
       await runtime.close();
+      if (shared) return;
       await database.drop();
       await rm(dataDir, { recursive: true, force: true });
     },
@@ -101,7 +116,7 @@ export async function waitForSettled(server: TestServer, id: string): Promise<st
   }
 }
 
-/** Reads a photo from ../shared/images. */
+/** Reads a photo from test/fixtures/images, e.g. photo('dog.jpg'). */
 export function photo(name: string): Promise<Buffer> {
   return readFile(path.join(IMAGES_DIR, name));
 }

@@ -1,6 +1,6 @@
 /**
- * Shared setup of the vision tests: the real models (pulled into models/ by
- * `MODEL_MIRROR=../shared/models npx segcat models pull`) and the real photos in ../shared/images.
+ * Shared setup of the vision tests: the real models (pulled into models/ by `npm test`'s pretest
+ * step, `segcat models pull`) and the real photos in test/fixtures/images.
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -11,7 +11,7 @@ import { loadSegmenter, type Segmenter } from '../../src/vision/segmenter.js';
 export const MODEL_NAMES = ['yolo11n-seg-uint8', 'yolov8n-seg-uint8'] as const;
 
 /** Directory of the real test photos. */
-export const PHOTO_DIR = path.resolve(PACKAGE_ROOT, '..', 'shared', 'images');
+export const PHOTO_DIR = path.join(PACKAGE_ROOT, 'test', 'fixtures', 'images');
 
 /** Path of one real photo, e.g. photo('dog'). */
 export function photo(name: string): string {
@@ -22,7 +22,7 @@ export function photo(name: string): string {
 export async function loadTestSegmenter(name: string = MODEL_NAMES[0]): Promise<Segmenter> {
   const modelPath = path.join(PACKAGE_ROOT, 'models', `${name}.onnx`);
   if (!existsSync(modelPath)) {
-    throw new Error(`model ${name} is missing (${modelPath}); run: MODEL_MIRROR=../shared/models npx segcat models pull`);
+    throw new Error(`model ${name} is missing (${modelPath}); run: npx segcat models pull (offline: MODEL_MIRROR=<folder with the weights> npx segcat models pull)`);
   }
   if (!existsSync(PHOTO_DIR)) throw new Error(`test photos are missing: expected them in ${PHOTO_DIR}`);
   return loadSegmenter({ modelPath, name, threads: 0 });

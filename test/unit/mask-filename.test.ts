@@ -1,4 +1,4 @@
-import { backgroundMaskFilename, maskRoot, objectMaskFilename, parseMaskFilename } from '../../src/vision/mask-filename.js';
+import { backgroundMaskFilename, distinctMaskRoots, maskRoot, objectMaskFilename, parseMaskFilename } from '../../src/vision/mask-filename.js';
 
 describe('mask file names', () => {
   it("writes the recipe's object name: whole-percent score, spaces as underscores, x_y_w_h", () => {
@@ -6,6 +6,11 @@ describe('mask file names', () => {
       .toBe('mdog.93.dining_table.12_40_200_150.png');
     expect(objectMaskFilename('dog', 'dog', 0.999, { x: 0, y: 0, width: 1, height: 1 })).toBe('mdog.100.dog.0_0_1_1.png');
     expect(backgroundMaskFilename('dog')).toBe('mdog.background.png');
+  });
+
+  it('gives images with the same base name distinct roots, in order, never reusing one', () => {
+    expect(distinctMaskRoots(['a/dog.jpg', 'b/dog.png', 'eagle.jpg', 'c/dog.webp'])).toEqual(['dog', 'dog-2', 'eagle', 'dog-3']);
+    expect(distinctMaskRoots(['dog-2.jpg', 'a/dog.jpg', 'b/dog.jpg'])).toEqual(['dog-2', 'dog', 'dog-3']);
   });
 
   it('takes the root from the image name without directory or extension', () => {

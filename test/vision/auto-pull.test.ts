@@ -8,7 +8,10 @@ import path from 'node:path';
 import { loadConfig } from '../../src/config.js';
 import { createVisionEngine } from '../../src/vision/vision-engine.js';
 
-const MIRROR = path.resolve(import.meta.dirname, '../../../shared/models');
+import { PACKAGE_ROOT } from '../../src/config.js';
+
+// The repository's own models/ (filled by npm test's pretest step) serves as the mirror.
+const MIRROR = path.join(PACKAGE_ROOT, 'models');
 
 it('pulls the configured model when it is missing, then loads it', async () => {
   const modelDir = await mkdtemp(path.join(os.tmpdir(), 'segcat-models-'));

@@ -1,13 +1,14 @@
 import { jest } from '@jest/globals';
 import { Command } from 'commander';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { registerExtractCommand } from '../../src/cli/extract.command.js';
 import { registerModelsCommand } from '../../src/cli/models.command.js';
 import { registerSegmentCommand } from '../../src/cli/segment.command.js';
-import { loadConfig } from '../../src/config.js';
+import { loadConfig, PACKAGE_ROOT } from '../../src/config.js';
 import { parseMaskFilename } from '../../src/vision/mask-filename.js';
 import { ModelError } from '../../src/vision/model-store.js';
 import { createSegmenter } from '../../src/vision/segmenter.js';
@@ -84,8 +85,70 @@ describe('segcat segment and extract', () => {
     expect((await run('extract', photo('dog'), path.join(out, maskFile), jpg, '--background', 'white')).code).toBe(0);
     expect(await sharp(jpg).metadata()).toMatchObject({ format: 'jpeg', width: box.width, height: box.height });
     expect(await run('extract', photo('dog'), path.join(out, maskFile), jpg)).toMatchObject({ code: 1, stderr: expect.stringMatching(/JPEG cannot be transparent/) });
-    expect(await run('extract', photo('eagle'), path.join(out, maskFile), png)).toMatchObject({ code: 1, stderr: expect.stringMatching(/768x576 but .*eagle\.jpg is 773x512/) });
-    expect(await run('extract', photo('dog'), path.join(out, 'mdog.background.png'), png)).toMatchObject({ code: 1, stderr: expect.stringMatching(/not an object mask/) });
+    const other = path.join(dir, 'other.png');
+    expect(await run('extract', photo('eagle'), path.join(out, maskFile), other)).toMatchObject({ code: 1, stderr: expect.stringMatching(/768x576 but the image is 773x512/) });
+    expect(await run('extract', photo('dog'), path.join(out, 'mdog.background.png'), other)).toMatchObject({ code: 1, stderr: expect.stringMatching(/not an object mask/) });
+  });
+
+  it('never writes over an input, and over an existing file only with --force', async () => {
+    const out = path.join(dir, 'guard');
+    await run('segment', photo('dog'), out);
+    const mask = path.join(out, (await readdir(out)).find((name) => name.includes('.dog.'))!);
+    const copy = path.join(dir, 'guarded-dog.jpg');
+    await writeFile(copy, await readFile(photo('dog')));
+    const before = await readFile(copy);
+    expect(await run('extract', copy, mask, copy, '--background', 'white')).toMatchObject({ code: 1, stderr: expect.stringMatching(/that is an input file/) });
+    expect(await run('extract', copy, mask, mask, '--force')).toMatchObject({ code: 1, stderr: expect.stringMatching(/that is an input file/) });
+    expect(await readFile(copy)).toEqual(before);
+    const cut = path.join(dir, 'guarded-cut.png');
+    expect((await run('extract', copy, mask, cut)).code).toBe(0);
+    expect(await run('extract', copy, mask, cut)).toMatchObject({ code: 1, stderr: expect.stringMatching(/already exists; .*--force/) });
+    expect((await run('extract', copy, mask, cut, '--force')).code).toBe(0);
+  });
+
+  it('refuses a mask that is not a one-channel PNG, saying what it expected', async () => {
+    const colour = path.join(dir, 'mdog.50.dog.1_1_20_20.png');
+    await writeFile(colour, await readFile(photo('dog')));
+    expect(await run('extract', photo('dog'), colour, path.join(dir, 'colour-cut.png'))).toMatchObject({
+      code: 1,
+      stderr: expect.stringMatching(/expected a one-channel \(grey\) PNG mask .* got a 3-channel jpeg/),
+    });
+  });
+
+  it('gives images with the same name distinct roots, and says so', async () => {
+    const a = path.join(dir, 'a');
+    const b = path.join(dir, 'b');
+    await mkdir(a);
+    await mkdir(b);
+    await writeFile(path.join(a, 'dog.jpg'), await readFile(photo('dog')));
+    await writeFile(path.join(b, 'dog.jpg'), await readFile(photo('eagle')));
+    const out = path.join(dir, 'same-name');
+    const result = await run('segment', path.join(a, 'dog.jpg'), path.join(b, 'dog.jpg'), out);
+    expect(result.code).toBe(0);
+    expect(result.stderr).toMatch(/b\/dog\.jpg: another image is also named dog; its masks are mdog-2\.\*/);
+    const names = (await readdir(out)).map((name) => parseMaskFilename(name)!);
+    expect(names.filter((n) => n.kind === 'background').map((n) => n.root).sort()).toEqual(['dog', 'dog-2']);
+    expect(names.filter((n) => n.kind === 'object' && n.label === 'bird').map((n) => n.root)).toEqual(['dog-2']);
+  });
+});
+
+describe('segcat segment as a process', () => {
+  it('exits 1 at once when the output path is a file, instead of hanging', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'segcat-cli-'));
+    try {
+      const file = path.join(dir, 'not-a-folder');
+      await writeFile(file, '');
+      const child = spawn(process.execPath, [path.join(PACKAGE_ROOT, 'bin', 'segcat.js'), 'segment', photo('dog'), file], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (chunk) => (stderr += chunk));
+      // A hang shows as no exit before this; the process is then killed and the test fails.
+      const killer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+      const code = await new Promise((resolve) => child.on('exit', (exitCode) => resolve(exitCode)));
+      clearTimeout(killer);
+      expect({ code, stderr }).toEqual({ code: 1, stderr: expect.stringMatching(/not-a-folder: not a directory/) });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 
@@ -108,9 +171,10 @@ describe('missing or corrupt models', () => {
     const target = await mkdtemp(path.join(os.tmpdir(), 'segcat-pull-'));
     const mirror = await mkdtemp(path.join(os.tmpdir(), 'segcat-mirror-'));
     try {
-      const shared = path.resolve(photo('dog'), '..', '..', 'models');
+      // The repository's own models/ (filled by npm test's pretest step) serves as the mirror.
+      const installed = path.join(PACKAGE_ROOT, 'models');
       const env = { ...process.env };
-      Object.assign(process.env, { MODEL_DIR: target, MODEL_MIRROR: shared });
+      Object.assign(process.env, { MODEL_DIR: target, MODEL_MIRROR: installed });
       try {
         expect((await run('models', 'pull', 'yolo11n-seg-uint8')).stdout).toMatch(/yolo11n-seg-uint8: copied/);
         expect((await run('models', 'list')).stdout).toMatch(/yolo11n-seg-uint8\s+present/);

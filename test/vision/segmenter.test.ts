@@ -4,7 +4,7 @@ import type { DetectedSegment, SegmentationResult } from '../../src/vision/types
 import type { Segmenter } from '../../src/vision/segmenter.js';
 import { loadTestSegmenter, MODEL_NAMES, photo } from '../support/vision.js';
 
-/** What a careful human sees in each photo (../shared/images/README.md), with score floors. */
+/** What a careful human sees in each photo (test/fixtures/images/README.md), with score floors. */
 const EXPECTED: Record<string, Array<{ label: string; atLeast: number; minScore: number }>> = {
   dog: [{ label: 'dog', atLeast: 1, minScore: 0.6 }, { label: 'bicycle', atLeast: 1, minScore: 0.6 }, { label: 'truck', atLeast: 1, minScore: 0.4 }],
   eagle: [{ label: 'bird', atLeast: 1, minScore: 0.8 }],

@@ -1,4 +1,4 @@
-import type { FileUpload } from 'graphql-upload/processRequest.mjs';
+import type { FileUpload } from '../upload.js';
 import type { MutationResolvers } from '../../generated/graphql.js';
 import { checkId } from '../../services/catalogue.service.js';
 import { InvalidInputError } from '../../services/errors.js';

@@ -1,0 +1,74 @@
+/**
+ * DATA_DIR/quarantine/: where stored files that no row points to go instead of being deleted.
+ * "No row points to it" is only as true as the database that was asked, so such a file is kept
+ * for a while where an operator can find it and move it back.
+ *
+ * Each call to `move` makes one run folder, `quarantine/<UTC time>-<random>/`, and keeps each
+ * file's path below it (`quarantine/<run>/masks/<imageId>/<name>.png`): moving it up to DATA_DIR
+ * puts it back. A quarantined file's modification time is set to when it arrived; `purge` deletes
+ * the files that arrived longer ago than the retention (SEGCAT_QUARANTINE_DAYS). Nothing here is
+ * ever served: /files serves only the store's own folders.
+ */
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+
+/** The quarantine folder, relative to DATA_DIR. */
+const QUARANTINE_DIR = 'quarantine';
+
+/** Moves files into DATA_DIR/quarantine/ and deletes them after their retention. */
+export class Quarantine {
+  constructor(private readonly root: string) {}
+
+  /** Moves stored files (paths relative to DATA_DIR) into a new run folder; returns how many it moved. */
+  async move(relativePaths: readonly string[]): Promise<number> {
+    if (relativePaths.length === 0) return 0;
+    const run = `${new Date().toISOString().replace(/[:.]/g, '-')}-${randomBytes(3).toString('hex')}`;
+    let moved = 0;
+    for (const relativePath of relativePaths) {
+      const source = path.join(this.root, relativePath);
+      const target = path.join(this.root, QUARANTINE_DIR, run, relativePath);
+      // Stamped before the move, so that a crash in between cannot leave an old stamp in quarantine.
+      const now = new Date();
+      if (!(await fs.utimes(source, now, now).then(() => true, () => false))) continue;
+      if (await moveFile(source, target)) moved += 1;
+    }
+    return moved;
+  }
+
+  /** Deletes quarantined files that arrived more than `olderThanMs` ago, then empty folders; returns how many files. */
+  async purge(olderThanMs: number): Promise<number> {
+    const base = path.join(this.root, QUARANTINE_DIR);
+    const entries = await fs.readdir(base, { recursive: true, withFileTypes: true }).catch(() => []);
+    let purged = 0;
+    for (const entry of entries.filter((e) => !e.isDirectory())) {
+      const file = path.join(entry.parentPath, entry.name);
+      const stat = await fs.lstat(file).catch(() => undefined);
+      if (!stat || Date.now() - stat.mtimeMs < olderThanMs) continue;
+      await fs.rm(file, { force: true });
+      purged += 1;
+    }
+    const folders = entries.filter((e) => e.isDirectory()).map((e) => path.join(e.parentPath, e.name));
+    // Deepest first; a folder that is not empty (or another process is filling) stays.
+    for (const folder of folders.sort((a, b) => b.length - a.length)) await fs.rmdir(folder).catch(() => undefined);
+    return purged;
+  }
+}
+
+/**
+ * Renames `source` to `target`, making its folder; false when the source is gone. A folder that a
+ * concurrent purge removed between mkdir and rename is made again once.
+ */
+async function moveFile(source: string, target: string): Promise<boolean> {
+  for (let attempt = 1; ; attempt += 1) {
+    await fs.mkdir(path.dirname(target), { recursive: true });
+    try {
+      await fs.rename(source, target);
+      return true;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      if (!(await fs.access(source).then(() => true, () => false))) return false;
+      if (attempt === 2) throw error;
+    }
+  }
+}
