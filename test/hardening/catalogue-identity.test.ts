@@ -5,7 +5,6 @@
  * with DATABASE_URL and the default DATA_DIR. Commands that open the database (here `segcat
  * thumbnails`, run as users run it, from the build in dist/) go through the same check.
  */
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, stat, unlink, utimes } from 'node:fs/promises';
 import os from 'node:os';
@@ -13,11 +12,11 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { loadConfig } from '../../src/config.js';
 import { startRuntime } from '../../src/runtime.js';
+import { runSegcat } from '../support/cli.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { freePort, photo } from '../support/server.js';
 import { listTree } from './raw-http.js';
 
-const ROOT = path.resolve(import.meta.dirname, '../..');
 
 const databases: TestDatabase[] = [];
 const dirs: string[] = [];
@@ -80,17 +79,7 @@ async function snapshot(dataDir: string): Promise<Record<string, string>> {
 }
 
 /** Runs `segcat <args>` from the build, as a user would. */
-function segcat(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [path.join(ROOT, 'bin/segcat.js'), ...args], {
-    env: { ...process.env, LOG_LEVEL: 'warn', NODE_ENV: 'test', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk) => (stdout += chunk));
-  child.stderr.on('data', (chunk) => (stderr += chunk));
-  return new Promise((resolve) => child.on('exit', (code) => resolve({ code, stdout, stderr })));
-}
+const segcat = (args: string[], env: Record<string, string>) => runSegcat(args, env);
 
 const marker = async (dataDir: string) => JSON.parse(await readFile(path.join(dataDir, 'catalogue.json'), 'utf8')) as { id: string };
 const databaseId = async (db: TestDatabase) => (await db.prisma.$queryRaw<{ id: string }[]>`SELECT id::text AS id FROM "Catalogue"`).map((row) => row.id);

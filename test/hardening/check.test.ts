@@ -5,14 +5,13 @@
  * an image whose original is gone FAILED, and quarantines files no row points to. The command runs
  * from the build in dist/, next to a live server on the same database and DATA_DIR.
  */
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { unlink } from 'node:fs/promises';
 import path from 'node:path';
+import { runSegcat } from '../support/cli.js';
 import { photo, startTestServer, type TestServer } from '../support/server.js';
 import { eventually, listTree } from './raw-http.js';
 
-const ROOT = path.resolve(import.meta.dirname, '../..');
 const MISSING_ORIGINAL = 'the original file is missing from DATA_DIR; upload it again';
 
 let server: TestServer;
@@ -26,24 +25,9 @@ afterAll(async () => {
 });
 
 /** Runs `segcat check ...` on the server's database and DATA_DIR. */
-function check(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [path.join(ROOT, 'bin/segcat.js'), 'check', ...args], {
-    env: {
-      ...process.env,
-      DATABASE_URL: server.databaseUrl,
-      DATA_DIR: server.dataDir,
-      LOG_LEVEL: 'warn',
-      NODE_ENV: 'test',
-      // The files this test unhooks are seconds old: count them at once.
-      SEGCAT_STALE_MINUTES: '0',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk) => (stdout += chunk));
-  child.stderr.on('data', (chunk) => (stderr += chunk));
-  return new Promise((resolve) => child.on('exit', (code) => resolve({ code, stdout, stderr })));
+function check(...args: string[]) {
+  // The files this test unhooks are seconds old: SEGCAT_STALE_MINUTES=0 counts them at once.
+  return runSegcat(['check', ...args], { DATABASE_URL: server.databaseUrl, DATA_DIR: server.dataDir, SEGCAT_STALE_MINUTES: '0' });
 }
 
 interface Uploaded {

@@ -5,6 +5,7 @@
  */
 import sharp from 'sharp';
 import { eventually } from '../hardening/raw-http.js';
+import type { BatchProgress } from '../../src/db/image.repository.js';
 import { photo, startTestServer, type TestServer } from '../support/server.js';
 
 const UPLOAD_MANY = `mutation($files: [Upload!]!, $wait: Boolean) {
@@ -15,15 +16,7 @@ const RESEGMENT = `mutation($input: ResegmentImagesInput!) {
 }`;
 const BATCHES = `{ queue { batches(first: 100) { id source total done failed pending processing } } }`;
 
-interface Batch {
-  id: string;
-  source: string;
-  total: number;
-  done: number;
-  failed: number;
-  pending: number;
-  processing: number;
-}
+type Batch = Omit<BatchProgress, 'createdAt'>;
 
 let server: TestServer;
 

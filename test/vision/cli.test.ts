@@ -1,6 +1,5 @@
 import { jest } from '@jest/globals';
 import { Command } from 'commander';
-import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,6 +11,7 @@ import { loadConfig, PACKAGE_ROOT } from '../../src/config.js';
 import { parseMaskFilename } from '../../src/vision/mask-filename.js';
 import { ModelError } from '../../src/vision/model-store.js';
 import { createSegmenter } from '../../src/vision/segmenter.js';
+import { runSegcat } from '../support/cli.js';
 import { photo } from '../support/vision.js';
 
 /** Runs the vision commands as `npx segcat ...` would, capturing output and the exit code. */
@@ -138,13 +138,8 @@ describe('segcat segment as a process', () => {
     try {
       const file = path.join(dir, 'not-a-folder');
       await writeFile(file, '');
-      const child = spawn(process.execPath, [path.join(PACKAGE_ROOT, 'bin', 'segcat.js'), 'segment', photo('dog'), file], { stdio: ['ignore', 'pipe', 'pipe'] });
-      let stderr = '';
-      child.stderr.on('data', (chunk) => (stderr += chunk));
-      // A hang shows as no exit before this; the process is then killed and the test fails.
-      const killer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-      const code = await new Promise((resolve) => child.on('exit', (exitCode) => resolve(exitCode)));
-      clearTimeout(killer);
+      // A hang shows as no exit within a minute: the process is then killed and the code is null.
+      const { code, stderr } = await runSegcat(['segment', photo('dog'), file], {}, 60_000);
       expect({ code, stderr }).toEqual({ code: 1, stderr: expect.stringMatching(/not-a-folder: not a directory/) });
     } finally {
       await rm(dir, { recursive: true, force: true });

@@ -1,0 +1,36 @@
+/**
+ * Runs the built CLI (`bin/segcat.js`, compiled to dist/ by `npm install`) as a user would: its own
+ * process, stdout and stderr captured, the exit code reported (null when it was killed).
+ */
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { PACKAGE_ROOT } from '../../src/config.js';
+
+/** What a CLI run printed and how it ended. */
+export interface CliRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * `segcat <args>` with `env` over the test's environment (LOG_LEVEL=warn, NODE_ENV=test). A run
+ * still going after `killAfterMs` is killed, so a hang fails the test with code null.
+ */
+export function runSegcat(args: string[], env: Record<string, string | undefined> = {}, killAfterMs = 120_000): Promise<CliRun> {
+  const child = spawn(process.execPath, [path.join(PACKAGE_ROOT, 'bin', 'segcat.js'), ...args], {
+    env: { ...process.env, LOG_LEVEL: 'warn', NODE_ENV: 'test', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk) => (stdout += chunk));
+  child.stderr.on('data', (chunk) => (stderr += chunk));
+  const killer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
+  return new Promise((resolve) =>
+    child.on('exit', (code) => {
+      clearTimeout(killer);
+      resolve({ code, stdout, stderr });
+    }),
+  );
+}
