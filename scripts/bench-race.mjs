@@ -16,7 +16,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import sharp from 'sharp';
-import { FIXTURE_PHOTOS, freePort, listFiles, ROOT, scratchDatabase } from './lib/bench-utils.mjs';
+import { FIXTURE_PHOTOS, freePort, listFiles, ROOT, scratchDatabase, segcatCheck } from './lib/bench-utils.mjs';
 
 const { values } = parseArgs({ options: { trials: { type: 'string', default: '30' }, 'max-seconds': { type: 'string', default: '900' } } });
 const trials = Number(values.trials);
@@ -124,7 +124,7 @@ try {
   const failedJobs = (await query(`SELECT count(*)::int AS n FROM graphile_worker._private_jobs`))[0].n;
   for (const server of servers) await stopServer(server);
   const { missing, orphans } = await compareRowsAndFiles();
-  const check = await segcatCheck();
+  const check = await segcatCheck({ DATABASE_URL: database.url, DATA_DIR: dataDir });
   const bad = lost + extracted.other + served + deleted.errors + failedJobs + missing.length + orphans.length + tally.fivexx + check.code;
   console.log(
     `trials ${3 * trials}, lost ${lost}, orphans ${orphans.length} (files and folders without a row), rows pointing to missing files ${missing.length}, ` +
@@ -149,18 +149,6 @@ async function startServer(name, env = {}) {
   servers.push(server);
   await until(async () => (await fetch(`${server.url}/health`).catch(() => undefined))?.status === 200, `server ${name} to start`);
   return server;
-}
-
-/** `segcat check` on the same database and DATA_DIR, counting files of any age. */
-async function segcatCheck() {
-  const child = spawn(process.execPath, [path.join(ROOT, 'bin/segcat.js'), 'check'], {
-    env: { ...process.env, DATABASE_URL: database.url, DATA_DIR: dataDir, SEGCAT_STALE_MINUTES: '0', LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  let output = '';
-  child.stdout.on('data', (chunk) => (output += chunk));
-  const code = await new Promise((resolve) => child.once('exit', resolve));
-  return { code: code ?? 1, output };
 }
 
 async function stopServer(server) {

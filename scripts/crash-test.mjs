@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { freePort, listFiles, makeVariants, ROOT } from './lib/bench-utils.mjs';
+import { freePort, listFiles, makeVariants, ROOT, segcatCheck } from './lib/bench-utils.mjs';
 
 const { values } = parseArgs({ options: { images: { type: 'string', default: '100' }, json: { type: 'boolean', default: false } } });
 const count = Number(values.images);
@@ -63,15 +63,19 @@ try {
   log(`second import: ${second.output().trim().split('\n').filter((line) => line.startsWith('imported')).join('')}`);
 
   const report = await check(dataDir, env.EMBEDDED_PG_PORT);
+  // segcat's own integrity check must agree (it starts the embedded database itself).
+  const verdict = await segcatCheck({ DATABASE_URL: '', DATA_DIR: dataDir, EMBEDDED_PG_PORT: env.EMBEDDED_PG_PORT });
+  report.segcatCheck = verdict.code;
   const result = { images: count, atKill: { ...atKill, tmpFiles: leftInTmp }, ...report };
   if (values.json) process.stdout.write(`${JSON.stringify(result)}\n`);
   else {
     console.log(`rows ${report.rows}, DONE ${report.done}, duplicate sha256 ${report.duplicates}, images without masks ${report.withoutMasks}`);
     console.log(`files ${report.files}, rows pointing to missing files ${report.missing}, orphan files ${report.orphans}, files in tmp/ ${report.tmpFiles}`);
+    console.log(`segcat check: exit ${verdict.code}, ${verdict.output.trim().split('\n')[0]}`);
   }
   const ok =
     report.rows === count && report.done === count && report.duplicates === 0 && report.withoutMasks === 0 &&
-    report.missing === 0 && report.orphans === 0 && report.tmpFiles === 0;
+    report.missing === 0 && report.orphans === 0 && report.tmpFiles === 0 && verdict.code === 0;
   log(ok ? 'OK: every image DONE exactly once, nothing missing, nothing orphaned' : 'FAILED');
   process.exitCode = ok ? 0 : 1;
 } finally {

@@ -1,4 +1,5 @@
 // Helpers shared by the benchmark and stress scripts.
+import { spawn } from 'node:child_process';
 import { readdir } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
@@ -85,4 +86,19 @@ export async function listFiles(dir) {
   return entries
     .filter((entry) => !entry.isDirectory())
     .map((entry) => path.relative(dir, path.join(entry.parentPath, entry.name)).split(path.sep).join('/'));
+}
+
+/**
+ * `segcat check` on the catalogue `env` names (DATABASE_URL, DATA_DIR, …), counting files of any
+ * age; resolves to its exit code (0: rows and files agree) and what it printed.
+ */
+export async function segcatCheck(env) {
+  const child = spawn(process.execPath, [path.join(ROOT, 'bin/segcat.js'), 'check'], {
+    env: { ...process.env, ...env, SEGCAT_STALE_MINUTES: '0', LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let output = '';
+  child.stdout.on('data', (chunk) => (output += chunk));
+  const code = await new Promise((resolve) => child.once('exit', resolve));
+  return { code: code ?? 1, output };
 }

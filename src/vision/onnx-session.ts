@@ -24,10 +24,21 @@ export interface OnnxSegmentationModel {
   classNames: string[];
   /** Raw `metadata_props` of the file (version, license, ...). */
   metadata: Readonly<Record<string, string>>;
-  /** Runs one letterboxed NCHW float image (its buffer is handed over); resolves to detections [1, C, N] and prototypes [1, K, H, W]. */
-  run(input: Float32Array): Promise<{ detections: OutputTensor; prototypes: OutputTensor }>;
+  /**
+   * Runs one letterboxed NCHW float image of 3 × inputHeight × inputWidth values; resolves to
+   * detections [1, C, N] and prototypes [1, K, H, W], and rejects (never hangs) on any bad input.
+   * The input is copied to the model thread, unless `transfer` hands its buffer over: then
+   * `input` is detached (empty) once run() returns, which saves a copy per image.
+   */
+  run(input: Float32Array, options?: RunOptions): Promise<{ detections: OutputTensor; prototypes: OutputTensor }>;
   /** Frees the native session and its thread. */
   release(): Promise<void>;
+}
+
+/** Options of one model run. */
+export interface RunOptions {
+  /** Hand `input`'s buffer to the model thread instead of copying it (the caller loses it). */
+  transfer?: boolean;
 }
 
 /** Options for opening a model. */
@@ -105,12 +116,18 @@ export async function openOnnxModel(bytes: Uint8Array, options: OpenModelOptions
     inputHeight,
     classNames,
     metadata: Object.freeze({ ...metadata }),
-    async run(input) {
+    async run(input, runOptions = {}) {
       if (dead) throw dead;
+      checkInput(input, dims);
       const id = nextId++;
       const reply = await new Promise<RunReply>((resolve, reject) => {
         pending.set(id, { resolve, reject });
-        worker.postMessage({ id, input, dims }, [input.buffer as ArrayBuffer]);
+        try {
+          worker.postMessage({ id, input, dims }, runOptions.transfer ? [input.buffer as ArrayBuffer] : []);
+        } catch (error) {
+          pending.delete(id);
+          reject(error instanceof Error ? error : new Error(String(error)));
+        }
       });
       if (reply.error !== undefined) throw new Error(`model run failed: ${reply.error}`);
       const detections = reply.outputs!.find((t) => t.dims.length === 3);
@@ -125,6 +142,22 @@ export async function openOnnxModel(bytes: Uint8Array, options: OpenModelOptions
       await worker.terminate();
     },
   };
+}
+
+/** Refuses what the model cannot take, before it reaches the thread. */
+function checkInput(input: unknown, dims: readonly number[]): asserts input is Float32Array {
+  const expected = dims.reduce((a, b) => a * b, 1);
+  // Compared by tag: typed arrays from another realm (a test runner's) are Float32Arrays all the same.
+  if (Object.prototype.toString.call(input) !== '[object Float32Array]') {
+    throw new TypeError(`model input must be a Float32Array, got ${Object.prototype.toString.call(input)}`);
+  }
+  const array = input as Float32Array;
+  if (array.buffer.byteLength === 0 && expected > 0) {
+    throw new TypeError('model input is detached: its buffer was handed over by an earlier run({ transfer: true })');
+  }
+  if (array.length !== expected) {
+    throw new TypeError(`model input must hold ${dims.join('×')} = ${expected} values, got ${array.length}`);
+  }
 }
 
 /** Starts the model thread and waits until its session is loaded. */

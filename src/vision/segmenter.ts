@@ -81,7 +81,7 @@ function wrapModel(model: OnnxSegmentationModel, name: string, options: LoadSegm
       let inferenceMs = 0;
       const run = queue.then(async () => {
         const t = performance.now();
-        const outputs = await model.run(tensor);
+        const outputs = await model.run(tensor, { transfer: true });
         inferenceMs = performance.now() - t;
         return outputs;
       });

@@ -25,6 +25,6 @@ it('loses nothing and leaves nothing behind when an import is killed with SIGKIL
   // Killed while work was in flight: some images done, some not yet.
   expect(report.atKill.DONE).toBeGreaterThan(0);
   expect(report.atKill.DONE).toBeLessThan(IMAGES);
-  expect(report).toMatchObject({ rows: IMAGES, done: IMAGES, duplicates: 0, withoutMasks: 0, missing: 0, orphans: 0, tmpFiles: 0 });
+  expect(report).toMatchObject({ rows: IMAGES, done: IMAGES, duplicates: 0, withoutMasks: 0, missing: 0, orphans: 0, tmpFiles: 0, segcatCheck: 0 });
   expect(report.segments).toBeGreaterThan(0);
 }, 600_000);
