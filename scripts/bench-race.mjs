@@ -26,7 +26,7 @@ const DELETE = 'mutation($id: ID!) { deleteImage(input: { id: $id }) { id } }';
 const EXTRACT = 'mutation($id: ID!) { extractSegments(input: { imageId: $id, minScore: 0, background: WHITE, format: WEBP }) { extractions { id } } }';
 const IMAGE = 'query($id: ID!) { image(id: $id) { status url thumbnailUrl segments { id } } }';
 const BUSY_STREAMS = 4;
-/** Where segcat announces image changes (src/jobs/job-names.ts). */
+/** Where segcat announces image changes (src/db/image-events.ts). */
 const IMAGE_EVENTS_CHANNEL = 'segcat_image_events';
 
 const work = await mkdtemp(path.join(os.tmpdir(), 'segcat-race-'));

@@ -63,7 +63,7 @@ try {
   const photos = (await readdir(imagesDir)).filter((name) => /\.(jpe?g|png|webp)$/i.test(name)).sort();
   const latencies = [];
   const modelRuns = [];
-  const vision = runtime.services.vision;
+  const vision = runtime.models.current;
   for (const name of photos) {
     const file = path.join(imagesDir, name);
     await vision.segment(file); // warm-up

@@ -112,35 +112,61 @@ const settingsSchema = envSchema.superRefine((e, context) => {
 
 /** segcat's settings, parsed from the environment. */
 export type Config = Readonly<{
+  /** HOST: the address `segcat serve` listens on. */
   host: string;
+  /** TRUST_PROXY: express's `trust proxy` (whose X-Forwarded-* headers count). */
   trustProxy: string;
+  /** PORT: the HTTP port (0 picks a free one). */
   port: number;
+  /** DATABASE_URL; undefined starts an embedded PostgreSQL under `dataDir`. */
   databaseUrl: string | undefined;
+  /** DATA_DIR, absolute: stored files, and the embedded database. */
   dataDir: string;
+  /** MAX_UPLOAD_BYTES: the largest file accepted. */
   maxUploadBytes: number;
+  /** MAX_IMAGE_PIXELS: the largest width × height (× GIF frames) accepted. */
   maxImagePixels: number;
+  /** MAX_FILES_PER_REQUEST: files in one multipart request. */
   maxFilesPerRequest: number;
+  /** MAX_CONCURRENT_UPLOAD_BYTES: upload bytes one server receives at once. */
   maxConcurrentUploadBytes: number;
+  /** SEGCAT_API_KEY: needed by every mutation when set. */
   apiKey: string | undefined;
+  /** SEGCAT_READ_KEY: needed by every read when set. */
   readKey: string | undefined;
   /** Wrong keys a client IP may send to POST /session in a row. */
   sessionRateLimitBurst: number;
   /** Milliseconds for a client IP to regain one POST /session attempt. */
   sessionRateLimitRefillMs: number;
+  /** PUBLIC_URL without a trailing slash: the base of every `*Url` field when set. */
   publicUrl: string | undefined;
+  /** NODE_ENV=production: no Sandbox, introspection, stack traces or schema hints. */
   production: boolean;
+  /** SEGCAT_MODEL: the model segmentation uses unless told otherwise. */
   model: string;
+  /** MODEL_DIR, absolute: where model weights live. */
   modelDir: string;
+  /** MODEL_MIRROR, absolute: a folder to copy weights from instead of downloading them. */
   modelMirror: string | undefined;
+  /** SEGCAT_MIN_SCORE: detections below it are not recorded. */
   minScore: number;
+  /** SEGCAT_MAX_DETECTIONS: most objects kept per image. */
   maxDetections: number;
+  /** SEGCAT_ONNX_THREADS: onnxruntime intra-op threads (0: its own choice). */
   onnxThreads: number;
+  /** SEGCAT_WORKER_CONCURRENCY: segmentation jobs one worker runs at once. */
   workerConcurrency: number;
+  /** SEGCAT_EMBEDDED_WORKER: whether `segcat serve` runs a queue worker too. */
   embeddedWorker: boolean;
+  /** EMBEDDED_PG_PORT: the embedded PostgreSQL's port. */
   embeddedPgPort: number;
+  /** LOG_LEVEL: pino's level. */
   logLevel: string;
+  /** REQUEST_TIMEOUT_MS: longest a client may take to send a request. */
   requestTimeoutMs: number;
+  /** UPLOAD_WAIT_MS: longest a `wait: true` upload waits for segmentation. */
   uploadWaitMs: number;
+  /** SEGCAT_STALE_MINUTES, in milliseconds: age after which a lock or unreferenced file is a dead process's. */
   staleMs: number;
   /** SEGCAT_QUARANTINE_DAYS, in milliseconds. */
   quarantineMs: number;

@@ -8,7 +8,6 @@ import { pino, type Logger } from 'pino';
 import type { Config } from './config.js';
 import { openDatabase, type Database } from './db/database.js';
 import { CatalogueRepository } from './db/catalogue.repository.js';
-import { ImageRepository } from './db/image.repository.js';
 import { listenForImageEvents } from './db/image-events.js';
 import { SessionRepository } from './db/session.repository.js';
 import { createApolloServer } from './graphql/server.js';
@@ -17,14 +16,18 @@ import { installQueue, startWorker, unlockAbandonedJobs, type QueueWorker } from
 import { createServices, type Services } from './services/services.js';
 import { ensureCatalogueIdentity } from './storage/catalogue-identity.js';
 import { FileStore } from './storage/file-store.js';
-import { createVisionRegistry } from './vision/vision-engine.js';
+import { createVisionRegistry, type VisionRegistry } from './vision/vision-engine.js';
 
 /** A running segcat process. */
 export interface Runtime {
   config: Config;
   logger: Logger;
   database: Database;
+  /** What the transports call. */
   services: Services;
+  /** The infrastructure behind the services, for the composition root and tests; transports use `services`. */
+  store: FileStore;
+  models: VisionRegistry;
   /** Set when an HTTP server was asked for. */
   url?: string;
   /** Stops everything, in order; safe to call twice. */
@@ -91,19 +94,24 @@ export async function startRuntime(config: Config, options: RuntimeOptions): Pro
       logger,
       maxUploadBytes: config.maxUploadBytes,
       uploadWaitMs: config.uploadWaitMs,
+      unlockAbandonedJobs: (olderThanMs) => unlockAbandonedJobs(database.url, olderThanMs, logger),
     });
-    if (options.reconcile !== false) await reconcile(config, database, services, logger);
+    if (options.reconcile !== false) await reconcile(config, services, logger);
     let worker: QueueWorker | undefined;
     if (options.worker) {
       worker = await startWorker({
         databaseUrl: database.url,
         concurrency: config.workerConcurrency,
         logger,
-        segmentation: services.segmentation,
+        tasks: {
+          segment_image: async ({ imageId, model }, job) => {
+            await services.segmentation.segmentImage(imageId, { lastAttempt: job.lastAttempt, model });
+          },
+        },
       });
       cleanups.push(() => worker!.stop());
     }
-    const runtime: Runtime = { config, logger, database, services, close };
+    const runtime: Runtime = { config, logger, database, services, store, models, close };
     if (options.http) runtime.url = await serveHttp(runtime, cleanups, models.current.model.name);
     logger.info({ url: runtime.url, worker: options.worker, model: models.current.model.name, catalogue: catalogueId }, 'segcat started');
     return runtime;
@@ -116,31 +124,25 @@ export async function startRuntime(config: Config, options: RuntimeOptions): Pro
 /** Pairs DATA_DIR with the database's catalogue (src/storage/catalogue-identity.ts); returns its id. */
 async function checkCatalogueIdentity(store: FileStore, database: Database): Promise<string> {
   const catalogue = new CatalogueRepository(database.prisma);
-  const images = new ImageRepository(database.prisma);
   return ensureCatalogueIdentity({
     store,
-    database: { id: () => catalogue.id(), claim: (id) => catalogue.claim(id), referencedFiles: () => images.referencedFiles() },
+    database: { id: () => catalogue.id(), claim: (id) => catalogue.claim(id), referencedFiles: () => catalogue.referencedFiles() },
     databaseName: database.name,
   });
 }
 
 /**
- * Repairs what a crash (kill -9, power loss) can leave: jobs locked by a dead worker, images stuck
- * PROCESSING, and files written whose rows never committed, which go to DATA_DIR/quarantine/ (a
- * file is never deleted on the word of a database alone); then deletes quarantined files past
- * SEGCAT_QUARANTINE_DAYS. Temporary files went in store.init(). With the embedded database this
- * process owns DATA_DIR and the database, so everything left over is abandoned; with DATABASE_URL
- * other processes may be mid-work, so only what is older than SEGCAT_STALE_MINUTES counts.
+ * Start-up reconciliation (MaintenanceService.reconcile). With the embedded database this process
+ * owns DATA_DIR and the database, so everything left over is abandoned; with DATABASE_URL other
+ * processes may be mid-work, so only what is older than SEGCAT_STALE_MINUTES counts. Temporary
+ * files went in store.init().
  */
-async function reconcile(config: Config, database: Database, services: Services, logger: Logger): Promise<void> {
+async function reconcile(config: Config, services: Services, logger: Logger): Promise<void> {
   const olderThanMs = config.databaseUrl ? config.staleMs : undefined;
-  const jobs = await unlockAbandonedJobs(database.url, olderThanMs, logger);
-  const requeued = await services.images.requeueAbandoned();
-  const quarantined = await services.maintenance.quarantineUnreferenced(olderThanMs);
+  const { jobs, requeued, quarantined, purged } = await services.maintenance.reconcile({ olderThanMs, retentionMs: config.quarantineMs });
   if (jobs + requeued + quarantined > 0) {
     logger.warn({ jobs, requeued, quarantined }, 'recovered work and files left by an earlier run (unreferenced files are in DATA_DIR/quarantine/)');
   }
-  const purged = await services.maintenance.purgeQuarantine(config.quarantineMs);
   if (purged > 0) logger.info({ purged, retentionDays: config.quarantineMs / 86_400_000 }, 'deleted quarantined files past their retention');
 }
 
@@ -184,7 +186,7 @@ const HEADERS_TIMEOUT_MS = 30_000;
 const SHUTDOWN_GRACE_MS = 10_000;
 
 async function serveHttp(runtime: Runtime, cleanups: (() => Promise<void>)[], modelName: string): Promise<string> {
-  const { config, logger, database, services } = runtime;
+  const { config, logger, database, services, store } = runtime;
   const apollo = createApolloServer({ logger, production: config.production });
   await apollo.start();
   cleanups.push(() => apollo.stop());
@@ -200,7 +202,7 @@ async function serveHttp(runtime: Runtime, cleanups: (() => Promise<void>)[], mo
         (error: unknown) => ({ ok: false, detail: error instanceof Error ? error.message : String(error) }),
       ),
       model: { ok: true, detail: modelName },
-      disk: await diskHealth(services.store, config.minFreeBytes),
+      disk: await diskHealth(store, config.minFreeBytes),
       ...(deep && { files: await filesHealth(services.maintenance, config.readKey !== undefined) }),
     }),
   });

@@ -3,6 +3,8 @@
  */
 import { Command, CommanderError } from 'commander';
 import { registerCheckCommand } from './check.command.js';
+import { registerEvaluateCommand } from './evaluate.command.js';
+import { registerExportCommand } from './export.command.js';
 import { registerExtractCommand } from './extract.command.js';
 import { registerImportCommand } from './import.command.js';
 import { registerModelsCommand } from './models.command.js';
@@ -19,6 +21,8 @@ export async function main(argv: string[]): Promise<number> {
     .exitOverride();
   // Command registrations (one line each, kept sorted):
   registerCheckCommand(program);
+  registerEvaluateCommand(program);
+  registerExportCommand(program);
   registerExtractCommand(program);
   registerImportCommand(program);
   registerModelsCommand(program);

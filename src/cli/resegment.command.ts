@@ -6,8 +6,6 @@ import type { Command } from 'commander';
 import { loadConfig } from '../config.js';
 import { createProgressReporter } from './progress.js';
 
-const POLL_MS = 1000;
-
 /** Adds `resegment` to the program. */
 export function registerResegmentCommand(program: Command): void {
   program
@@ -33,17 +31,12 @@ Switching the catalogue to another model:
         process.stderr.write(`queued ${queued} image${queued === 1 ? '' : 's'}${batch ? ` (batch ${batch.id})` : ''}\n`);
         if (!options.wait || !batch) return;
         const reporter = createProgressReporter(process.stderr);
-        for (;;) {
-          const [state] = await runtime.services.images.batchProgress({ activeOnly: false, limit: 1, ids: [batch.id] });
-          const done = state!.done + state!.failed;
-          reporter.update({ total: queued, done, failed: state!.failed });
-          if (state!.pending + state!.processing === 0) break;
-          await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-        }
+        const final = await queue.waitForBatch(batch.id, (state) =>
+          reporter.update({ total: queued, done: state.done + state.failed, failed: state.failed }),
+        );
         reporter.finish();
-        const [final] = await runtime.services.images.batchProgress({ activeOnly: false, limit: 1, ids: [batch.id] });
-        process.stdout.write(`re-segmented ${final!.done}, failed ${final!.failed}\n`);
-        process.exitCode = final!.failed > 0 ? 1 : 0;
+        process.stdout.write(`re-segmented ${final.done}, failed ${final.failed}\n`);
+        process.exitCode = final.failed > 0 ? 1 : 0;
       } finally {
         await runtime.close();
       }

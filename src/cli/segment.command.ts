@@ -7,11 +7,9 @@ import { mkdir, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { loadConfig } from '../config.js';
 import { segmentFiles, type BatchOutcome } from '../vision/batch.js';
+import { hasImageExtension } from '../vision/formats.js';
 import { maskRoot } from '../vision/mask-filename.js';
 import { createSegmenter } from '../vision/segmenter.js';
-
-/** Extensions picked up when a directory is given (explicitly named files are always tried). */
-const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.gif', '.avif', '.tif', '.tiff']);
 
 function parseScore(value: string): number {
   const score = Number(value);
@@ -24,7 +22,8 @@ async function expandInputs(inputs: string[]): Promise<string[]> {
   for (const input of inputs) {
     const info = await stat(input).catch(() => undefined);
     if (info?.isDirectory()) {
-      const names = (await readdir(input)).filter((name) => IMAGE_EXTENSIONS.has(path.extname(name).toLowerCase())).sort();
+      // A directory gives the files named as images; explicitly named files are always tried.
+      const names = (await readdir(input)).filter(hasImageExtension).sort();
       files.push(...names.map((name) => path.join(input, name)));
     } else files.push(input);
   }

@@ -5,9 +5,6 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config.js';
 
-/** Images read from the database at a time, so a large catalogue never sits in memory at once. */
-const BATCH = 200;
-
 /** Adds `thumbnails` to the program. */
 export function registerThumbnailsCommand(program: Command): void {
   program
@@ -27,39 +24,15 @@ Examples:
       const { createCommandLogger, startRuntime } = await import('../runtime.js');
       const runtime = await startRuntime(config, { http: false, worker: false, logger: createCommandLogger(config) });
       try {
-        const counts = await backfill(runtime, options.force === true);
+        const counts = await runtime.services.maintenance.backfillThumbnails({
+          force: options.force === true,
+          onImage: (image, error) =>
+            process.stderr.write(error === undefined ? `thumbnail ${image.filename} (${image.id})\n` : `failed: ${image.filename} (${image.id}): ${error}\n`),
+        });
         process.stdout.write(`made ${counts.made}, already present ${counts.present}, failed ${counts.failed}\n`);
         process.exitCode = counts.failed > 0 ? 1 : 0;
       } finally {
         await runtime.close();
       }
     });
-}
-
-type Runtime = Awaited<ReturnType<typeof import('../runtime.js').startRuntime>>;
-
-async function backfill(runtime: Runtime, force: boolean): Promise<{ made: number; present: number; failed: number }> {
-  const { images: repository, store, maintenance } = runtime.services;
-  const counts = { made: 0, present: 0, failed: 0 };
-  let after: string | undefined;
-  for (;;) {
-    const images = await repository.page(after, BATCH);
-    if (images.length === 0) return counts;
-    after = images.at(-1)!.id;
-    for (const image of images) {
-      // A row can point at a thumbnail whose file is gone (DATA_DIR restored from an older backup).
-      if (!force && image.thumbnailPath && (await store.exists(image.thumbnailPath))) {
-        counts.present += 1;
-        continue;
-      }
-      try {
-        await maintenance.remakeThumbnail(image);
-        counts.made += 1;
-        process.stderr.write(`thumbnail ${image.filename} (${image.id})\n`);
-      } catch (error) {
-        counts.failed += 1;
-        process.stderr.write(`failed: ${image.filename} (${image.id}): ${error instanceof Error ? error.message : String(error)}\n`);
-      }
-    }
-  }
 }

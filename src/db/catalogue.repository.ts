@@ -58,4 +58,15 @@ export class CatalogueRepository {
       },
     });
   }
+
+  /** Every stored file a row points to (originals, thumbnails, masks, cut-outs). */
+  async referencedFiles(): Promise<Set<string>> {
+    const rows = await this.prisma.$queryRaw<{ path: string }[]>`
+      SELECT "storagePath" AS path FROM "Image"
+      UNION ALL SELECT "thumbnailPath" FROM "Image" WHERE "thumbnailPath" IS NOT NULL
+      UNION ALL SELECT "backgroundMaskPath" FROM "Image" WHERE "backgroundMaskPath" IS NOT NULL
+      UNION ALL SELECT "maskPath" FROM "Segment"
+      UNION ALL SELECT path FROM "Extraction"`;
+    return new Set(rows.map((row) => row.path));
+  }
 }

@@ -1,11 +1,30 @@
 /**
- * Image status changes from PostgreSQL NOTIFY, on one dedicated connection per process. The
- * connection is re-opened after errors; anything missed meanwhile is caught by the waiters' poll.
+ * Image status changes through PostgreSQL NOTIFY: announced in the transaction that makes them,
+ * and heard on one dedicated connection per process. The connection is re-opened after errors;
+ * anything missed meanwhile is caught by the waiters' poll.
  */
 import pg from 'pg';
 import type { Logger } from 'pino';
-import { IMAGE_EVENTS_CHANNEL } from '../jobs/job-names.js';
+import type { ImageStatus, Prisma } from '../generated/prisma/client.js';
 import type { ImageEvents } from '../services/image-waiter.js';
+
+/** PostgreSQL NOTIFY channel on which every image status change is announced as `{ id, status }`. */
+export const IMAGE_EVENTS_CHANNEL = 'segcat_image_events';
+
+/** What an image event announces: the image's new status, or its deletion. */
+export type ImageEventStatus = ImageStatus | 'DELETED';
+
+/** The NOTIFY payload of one image event. */
+export function imageEventPayload(id: string, status: ImageEventStatus): string {
+  return JSON.stringify({ id, status });
+}
+
+/** Announces, once `tx` commits, that these images changed state: waiting uploads in any process wake. */
+export async function notifyImageEvents(tx: Prisma.TransactionClient, ids: string[], status: ImageEventStatus): Promise<void> {
+  for (const id of ids) {
+    await tx.$executeRaw`SELECT pg_notify(${IMAGE_EVENTS_CHANNEL}, ${imageEventPayload(id, status)})`;
+  }
+}
 
 const RECONNECT_DELAY_MS = 1000;
 

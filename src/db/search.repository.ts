@@ -1,5 +1,6 @@
 /**
- * Catalogue reads: search by class with keyset paging, facets, and batch loads for DataLoader.
+ * Catalogue reads: search by class with keyset paging, facets, and batch loads for DataLoader
+ * (images by id are ImageReadRepository.findByIds).
  *
  * Class search runs on ImageLabel (one row per image and class with its best score), whose index
  * (label, maxScore DESC, imageCreatedAt DESC, imageId DESC) is exactly the result order, so a
@@ -7,6 +8,7 @@
  */
 import { Prisma } from '../generated/prisma/client.js';
 import type { Extraction, Image, ImageStatus, PrismaClient, Segment } from '../generated/prisma/client.js';
+import { groupBy, orderBy } from './row-order.js';
 
 /** Where a page starts: the sort key of the last row of the previous page. */
 export interface ImageCursor {
@@ -110,12 +112,6 @@ export class SearchRepository {
       GROUP BY label ORDER BY "imageCount" DESC, "segmentCount" DESC, label`;
   }
 
-  /** Images by id, in the order asked (null where missing). */
-  async imagesByIds(ids: readonly string[]): Promise<(Image | null)[]> {
-    const rows = await this.prisma.image.findMany({ where: { id: { in: [...ids] } } });
-    return orderBy(ids, rows, (row) => row.id);
-  }
-
   /** Segments by id, in the order asked. */
   async segmentsByIds(ids: readonly string[]): Promise<(Segment | null)[]> {
     const rows = await this.prisma.segment.findMany({ where: { id: { in: [...ids] } } });
@@ -196,15 +192,4 @@ export class SearchRepository {
       ...(query.imageId && { imageId: query.imageId }),
     };
   }
-}
-
-function orderBy<T>(ids: readonly string[], rows: T[], key: (row: T) => string): (T | null)[] {
-  const byKey = new Map(rows.map((row) => [key(row), row]));
-  return ids.map((id) => byKey.get(id) ?? null);
-}
-
-function groupBy<T>(ids: readonly string[], rows: T[], key: (row: T) => string): T[][] {
-  const groups = new Map<string, T[]>(ids.map((id) => [id, []]));
-  for (const row of rows) groups.get(key(row))?.push(row);
-  return ids.map((id) => groups.get(id) ?? []);
 }

@@ -1,5 +1,5 @@
 /**
- * The one place where errors become GraphQL error codes. The set is closed (DESIGN.md):
+ * The one place where errors become GraphQL error codes. The set is closed (README, "Using the API"):
  * BAD_USER_INPUT, NOT_FOUND, PAYLOAD_TOO_LARGE, UNAUTHENTICATED, INSUFFICIENT_STORAGE,
  * INTERNAL_SERVER_ERROR. Anything not known to be the client's fault or a full disk is logged
  * and masked.
@@ -16,7 +16,7 @@ import {
   PayloadTooLargeError,
   UnauthenticatedError,
 } from '../services/errors.js';
-import { isDiskFull } from '../storage/file-store.js';
+import { isDiskFull } from '../storage/atomic-write.js';
 
 /** The error codes clients can see. */
 export type ErrorCode =

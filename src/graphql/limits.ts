@@ -43,6 +43,8 @@ const MUTATION_COSTS: Record<string, number> = {
   extractSegments: 2_000,
   resegmentImages: 5_000,
   deleteImage: 200,
+  // Reads every mask of the catalogue (or of a filter's images): the heaviest mutation there is.
+  exportCoco: 10_000,
 };
 const DEFAULT_MUTATION_COST = 200;
 

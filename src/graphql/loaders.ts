@@ -4,10 +4,7 @@
  */
 import DataLoader from 'dataloader';
 import type { Extraction, Image, Segment } from '../generated/prisma/client.js';
-import type { SearchRepository } from '../db/search.repository.js';
-
-/** Score above which a class counts among an image's `labels`. */
-export const IMAGE_LABEL_MIN_SCORE = 0.5;
+import type { CatalogueService } from '../services/catalogue.service.js';
 
 /** The per-request loaders. */
 export interface Loaders {
@@ -18,13 +15,13 @@ export interface Loaders {
   extractionsOfSegment: DataLoader<string, Extraction[]>;
 }
 
-/** New loaders over the search repository. */
-export function createLoaders(search: SearchRepository): Loaders {
+/** New loaders over the catalogue's batch reads. */
+export function createLoaders(catalogue: CatalogueService): Loaders {
   return {
-    image: new DataLoader((ids) => search.imagesByIds(ids)),
-    segment: new DataLoader((ids) => search.segmentsByIds(ids)),
-    segmentsOfImage: new DataLoader((ids) => search.segmentsOfImages(ids)),
-    labelsOfImage: new DataLoader((ids) => search.labelsOfImages(ids, IMAGE_LABEL_MIN_SCORE)),
-    extractionsOfSegment: new DataLoader((ids) => search.extractionsOfSegments(ids)),
+    image: new DataLoader((ids) => catalogue.imagesByIds(ids)),
+    segment: new DataLoader((ids) => catalogue.segmentsByIds(ids)),
+    segmentsOfImage: new DataLoader((ids) => catalogue.segmentsOfImages(ids)),
+    labelsOfImage: new DataLoader((ids) => catalogue.labelsOfImages(ids)),
+    extractionsOfSegment: new DataLoader((ids) => catalogue.extractionsOfSegments(ids)),
   };
 }

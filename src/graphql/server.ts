@@ -18,6 +18,7 @@ import { legacyJsonStatusPlugin } from './http-status.plugin.js';
 import { MAX_QUERY_TOKENS, queryLimits } from './limits.js';
 import { knownOperationTypes } from './operation-types.js';
 import { ImageConnection, SegmentConnection } from './resolvers/connection.resolvers.js';
+import { ExportMutation } from './resolvers/export.resolvers.js';
 import { Extraction } from './resolvers/extraction.resolvers.js';
 import { Image } from './resolvers/image.resolvers.js';
 import { Mutation } from './resolvers/mutation.resolvers.js';
@@ -41,7 +42,7 @@ export const resolvers: Resolvers = {
   DateTime,
   Upload,
   Query: { ...Query, ...QueueQuery },
-  Mutation: { ...Mutation, ...QueueMutation },
+  Mutation: { ...Mutation, ...QueueMutation, ...ExportMutation },
   QueueStatus,
   Image,
   Segment,

@@ -85,12 +85,7 @@ export function createHttpApp({ config, services, apollo, sessions, logger, heal
   app.use(['/files', '/overlays', '/graphql'], resolveAccess(keys, sessions));
   app.use(
     '/files',
-    filesRouter(
-      services.store,
-      (file, owner) => services.images.referencesFile(file, owner),
-      (request) => accessFrom(request).read,
-      config.readKey !== undefined,
-    ),
+    filesRouter(services.files, (request) => accessFrom(request).read, config.readKey !== undefined),
   );
 
   app.get('/overlays/:file', async (request, response, next) => {
@@ -98,9 +93,9 @@ export function createHttpApp({ config, services, apollo, sessions, logger, heal
     const id = /^([0-9a-f-]{36})\.jpg$/i.exec(request.params.file)?.[1];
     if (!id) return void response.status(404).json({ error: 'no such overlay' });
     try {
-      const file = await services.extraction.overlay(id.toLowerCase());
+      const file = await services.files.overlay(id.toLowerCase());
       response.set('Cache-Control', fileCacheControl('derived', config.readKey !== undefined));
-      response.type('image/jpeg').sendFile(services.store.absolute(file));
+      response.type(file.contentType).sendFile(file.absolutePath);
     } catch (error) {
       const code = codeOf(error);
       if (code === 'NOT_FOUND' || code === 'BAD_USER_INPUT') {
@@ -120,7 +115,7 @@ export function createHttpApp({ config, services, apollo, sessions, logger, heal
       ),
     express.json({ limit: MAX_JSON_BODY }),
     multipartUploads({
-      spoolDir: services.store.tmpDir(),
+      spoolDir: services.files.spoolDir(),
       // The ingest service enforces MAX_UPLOAD_BYTES itself, with a clear GraphQL error; this outer
       // bound only stops a stream that nobody reads.
       maxFileBytes: config.maxUploadBytes + 1,
@@ -132,7 +127,7 @@ export function createHttpApp({ config, services, apollo, sessions, logger, heal
     expressMiddleware(apollo, {
       context: async ({ req, res }): Promise<GraphQLContext> => ({
         services,
-        loaders: createLoaders(services.search),
+        loaders: createLoaders(services.catalogue),
         urls: createUrlBuilder(baseUrl(req)!),
         access: accessFrom(req),
         signal: responseClosedSignal(res),

@@ -1,13 +1,10 @@
 /**
- * GET /files/<path>: serves what the file store wrote, and nothing else. The store decides what a
- * path means, and a row must still point to the file: a file whose image or segment was deleted
- * (or that a writer has not recorded yet) is not served. This sets the headers.
+ * GET /files/<path>: serves what the file store wrote, and nothing else. The served-files service
+ * decides whether a path is such a file, still pointed to by a row: a file whose image or segment
+ * was deleted (or that a writer has not recorded yet) is not served. This sets the headers.
  */
 import { Router, type Request, type Response } from 'express';
-import type { FileOwner, FileStore } from '../storage/file-store.js';
-
-/** Content-addressed files: their bytes never change, but deleteImage removes them. */
-const CONTENT_ROOTS = new Set(['originals', 'thumbnails']);
+import type { ServedFilesService } from '../services/served-files.service.js';
 
 /**
  * Cache-Control of a stored file or overlay. Under SEGCAT_READ_KEY they are `private`, so no
@@ -19,14 +16,15 @@ export function fileCacheControl(kind: 'content' | 'derived', readKey: boolean):
   return `${readKey ? 'private' : 'public'}, max-age=${kind === 'content' ? 3600 : 300}`;
 }
 
-/** Whether a row points to a stored file (a path relative to DATA_DIR). */
-export type IsReferenced = (relativePath: string, owner: FileOwner) => Promise<boolean>;
-
 /**
- * The /files router. `isReferenced` asks the catalogue about a file; `canRead` applies
- * SEGCAT_READ_KEY; `readKey` says whether one is set.
+ * The /files router. `files` finds what to send; `canRead` applies SEGCAT_READ_KEY; `readKey`
+ * says whether one is set.
  */
-export function filesRouter(store: FileStore, isReferenced: IsReferenced, canRead: (request: Request) => boolean, readKey: boolean): Router {
+export function filesRouter(
+  files: Pick<ServedFilesService, 'storedFile'>,
+  canRead: (request: Request) => boolean,
+  readKey: boolean,
+): Router {
   const router = Router();
   router.get('/{*path}', async (request: Request, response: Response) => {
     if (!canRead(request)) {
@@ -42,14 +40,13 @@ export function filesRouter(store: FileStore, isReferenced: IsReferenced, canRea
       response.status(400).json({ error: 'malformed file path' });
       return;
     }
-    const owner = store.ownerOf(decoded);
-    const file = owner && (await store.resolveServed(decoded));
-    if (!file || !(await isReferenced(decoded, owner))) {
+    const file = await files.storedFile(decoded);
+    if (!file) {
       response.status(404).json({ error: 'no such file' });
       return;
     }
-    const root = decoded.split('/')[0]!;
-    response.set('Cache-Control', fileCacheControl(CONTENT_ROOTS.has(root) ? 'content' : 'derived', readKey));
+    // Content-addressed files never change, but deleteImage removes them.
+    response.set('Cache-Control', fileCacheControl(file.contentAddressed ? 'content' : 'derived', readKey));
     response.set('Content-Security-Policy', "default-src 'none'");
     response.type(file.contentType);
     response.sendFile(file.absolutePath, { dotfiles: 'deny', lastModified: true });

@@ -1,22 +1,24 @@
 /**
  * The job queue: graphile-worker on the catalogue's own PostgreSQL. Jobs are queued in the same
- * transaction as the rows they concern (see ImageRepository); this module installs the queue's
- * schema and runs workers. Any number of worker processes, on any machines, may share a database:
+ * transaction as the rows they concern (./job-sql.ts); this module installs the queue's schema and
+ * runs workers. Any number of worker processes, on any machines, may share a database:
  * graphile-worker locks each job with SKIP LOCKED, so no image is processed twice at once.
  */
-import { Logger as WorkerLogger, run, runMigrations, type Runner, type Task } from 'graphile-worker';
+import { Logger as WorkerLogger, run, runMigrations, type Runner, type TaskList } from 'graphile-worker';
 import pg from 'pg';
 import type { Logger } from 'pino';
-import type { SegmentationService } from '../services/segmentation.service.js';
-import { SEGMENT_IMAGE_TASK, type SegmentImagePayload } from './job-names.js';
+import { unlockJobs } from './job-sql.js';
+import type { TaskHandler, TaskHandlers, TaskName } from './tasks.js';
 
 /** Options of a worker. */
 export interface WorkerOptions {
+  /** The catalogue's database, which holds the queue. */
   databaseUrl: string;
   /** Jobs run at once in this process. */
   concurrency: number;
   logger: Logger;
-  segmentation: SegmentationService;
+  /** What to do for each task's jobs. */
+  tasks: TaskHandlers;
 }
 
 /** A running worker. */
@@ -44,11 +46,7 @@ export async function installQueue(databaseUrl: string, logger: Logger): Promise
 export async function unlockAbandonedJobs(databaseUrl: string, lockedLongerThanMs: number | undefined, logger: Logger): Promise<number> {
   const pgPool = createPool(databaseUrl, 1, logger);
   try {
-    const age = lockedLongerThanMs === undefined ? null : `${Math.floor(lockedLongerThanMs)} milliseconds`;
-    const stale = 'locked_at IS NOT NULL AND ($1::interval IS NULL OR locked_at < now() - $1::interval)';
-    const jobs = await pgPool.query(`UPDATE graphile_worker._private_jobs SET locked_at = NULL, locked_by = NULL WHERE ${stale}`, [age]);
-    await pgPool.query(`UPDATE graphile_worker._private_job_queues SET locked_at = NULL, locked_by = NULL WHERE ${stale}`, [age]);
-    return jobs.rowCount ?? 0;
+    return await unlockJobs(pgPool, lockedLongerThanMs);
   } finally {
     await pgPool.end();
   }
@@ -65,13 +63,7 @@ const POLL_INTERVAL_MS = 2000;
  * (repeatedly, while the database is still away).
  */
 export async function startWorker(options: WorkerOptions): Promise<QueueWorker> {
-  const segmentImage: Task = async (payload, helpers) => {
-    const { imageId, model } = parsePayload(payload);
-    await options.segmentation.segmentImage(imageId, {
-      lastAttempt: helpers.job.attempts >= helpers.job.max_attempts,
-      model,
-    });
-  };
+  const taskList = toTaskList(options.tasks);
   // The pool is ours, so that it is closed only after the runner has stopped using it.
   const pgPool = createPool(options.databaseUrl, options.concurrency + 2, options.logger);
   let stopping = false;
@@ -85,7 +77,7 @@ export async function startWorker(options: WorkerOptions): Promise<QueueWorker> 
       noHandleSignals: true,
       pollInterval: POLL_INTERVAL_MS,
       logger: workerLogger(options.logger),
-      taskList: { [SEGMENT_IMAGE_TASK]: segmentImage },
+      taskList,
     });
     started.events.on('worker:getJob:error', () => {
       failures += 1;
@@ -135,12 +127,16 @@ function createPool(databaseUrl: string, max: number, logger: Logger): pg.Pool {
   return pool;
 }
 
-function parsePayload(payload: unknown): SegmentImagePayload {
-  const { imageId, model } = (payload ?? {}) as Partial<SegmentImagePayload>;
-  if (typeof imageId !== 'string' || (model !== undefined && typeof model !== 'string')) {
-    throw new Error(`invalid ${SEGMENT_IMAGE_TASK} payload: ${JSON.stringify(payload)}`);
+/** graphile-worker's task list: each handler, told whether this attempt is its job's last. */
+function toTaskList(tasks: TaskHandlers): TaskList {
+  const list: TaskList = {};
+  for (const name of Object.keys(tasks) as TaskName[]) {
+    const handler: TaskHandler<TaskName> = tasks[name];
+    list[name] = async (payload, helpers) => {
+      await handler(payload, { lastAttempt: helpers.job.attempts >= helpers.job.max_attempts });
+    };
   }
-  return model ? { imageId, model } : { imageId };
+  return list;
 }
 
 /** graphile-worker's logger, writing to pino. */

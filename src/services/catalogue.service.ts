@@ -1,8 +1,10 @@
 /**
- * Searching the catalogue: images by the classes they contain, segments, facets. Arguments are
- * checked here (page sizes, scores, class names, cursors) so every transport gets the same rules.
+ * Searching the catalogue: images by the classes they contain, segments, facets, and the batch
+ * reads behind GraphQL's per-request DataLoaders. Arguments are checked here (page sizes, scores,
+ * class names, cursors) so every transport gets the same rules.
  */
-import type { Image, ImageStatus, Segment } from '../generated/prisma/client.js';
+import type { Extraction, Image, ImageStatus, Segment } from '../generated/prisma/client.js';
+import type { ImageReadRepository } from '../db/image-read.repository.js';
 import type { ImageCursor, LabelFacet, ScoredImage, SearchRepository, SegmentCursor } from '../db/search.repository.js';
 import { InvalidInputError } from './errors.js';
 import type { ImageEvents } from './image-waiter.js';
@@ -45,12 +47,25 @@ export interface SegmentSearch {
 export const MAX_IMAGE_PAGE = 100;
 /** Largest page of segments. */
 export const MAX_SEGMENT_PAGE = 200;
-const DEFAULT_MIN_SCORE = 0.5;
+/** minScore of a search that gives none. */
+export const DEFAULT_MIN_SCORE = 0.5;
+/** Score above which a class counts among an image's `labels`. */
+export const IMAGE_LABEL_MIN_SCORE = 0.5;
 /** Distinct minScores whose facet counts are kept. */
 const MAX_CACHED_FACETS = 16;
 
+/** Dependencies of the catalogue service. */
+export interface CatalogueDeps {
+  search: SearchRepository;
+  images: Pick<ImageReadRepository, 'findByIds'>;
+  /** The class names of the current model: searching for any other is an error. */
+  knownLabels: readonly string[];
+  events: ImageEvents;
+}
+
 /** Read side of the catalogue. */
 export class CatalogueService {
+  private readonly search: SearchRepository;
   private readonly knownLabels: ReadonlySet<string>;
 
   /** Facet results by minScore, with the catalogue version they were counted at. */
@@ -58,13 +73,10 @@ export class CatalogueService {
   /** Bumped whenever an image changes state. */
   private version = 0;
 
-  constructor(
-    private readonly search: SearchRepository,
-    knownLabels: readonly string[],
-    events: ImageEvents,
-  ) {
-    this.knownLabels = new Set(knownLabels);
-    events.subscribe(() => {
+  constructor(private readonly deps: CatalogueDeps) {
+    this.search = deps.search;
+    this.knownLabels = new Set(deps.knownLabels);
+    deps.events.subscribe(() => {
       this.version += 1;
       // Old counts are never asked for again; dropping them keeps the map to live minScores.
       this.facets.clear();
@@ -116,9 +128,43 @@ export class CatalogueService {
     return counts;
   }
 
+  /**
+   * The segments with one of `labels` (compared trimmed and lower-cased; any class when none are
+   * given) scoring at least `minScore` (default 0), in their order. An unknown class matches none.
+   */
+  filterSegments(segments: readonly Segment[], filter: { labels?: string[] | null; minScore?: number | null }): Segment[] {
+    const wanted = filter.labels && filter.labels.length > 0 ? new Set(filter.labels.map(normaliseLabel)) : undefined;
+    return segments.filter((segment) => segment.score >= (filter.minScore ?? 0) && (!wanted || wanted.has(segment.label)));
+  }
+
+  /** Images by id, in the order asked (null where missing). */
+  async imagesByIds(ids: readonly string[]): Promise<(Image | null)[]> {
+    return this.deps.images.findByIds(ids);
+  }
+
+  /** Segments by id, in the order asked (null where missing). */
+  async segmentsByIds(ids: readonly string[]): Promise<(Segment | null)[]> {
+    return this.search.segmentsByIds(ids);
+  }
+
+  /** Every segment of each image, best score first. */
+  async segmentsOfImages(imageIds: readonly string[]): Promise<Segment[][]> {
+    return this.search.segmentsOfImages(imageIds);
+  }
+
+  /** Each image's classes scoring at least IMAGE_LABEL_MIN_SCORE, most confident first. */
+  async labelsOfImages(imageIds: readonly string[]): Promise<string[][]> {
+    return this.search.labelsOfImages(imageIds, IMAGE_LABEL_MIN_SCORE);
+  }
+
+  /** Cut-outs of each segment, oldest first. */
+  async extractionsOfSegments(segmentIds: readonly string[]): Promise<Extraction[][]> {
+    return this.search.extractionsOfSegments(segmentIds);
+  }
+
   /** Lower-cased, trimmed, de-duplicated class names; unknown ones are refused by name. */
   private checkLabels(labels: string[] | null | undefined): string[] {
-    const normalised = [...new Set((labels ?? []).map((label) => label.trim().toLowerCase()))];
+    const normalised = [...new Set((labels ?? []).map(normaliseLabel))];
     const unknown = normalised.filter((label) => !this.knownLabels.has(label));
     if (unknown.length > 0) {
       throw new InvalidInputError(
@@ -135,6 +181,11 @@ export function checkId(id: string): string {
     throw new InvalidInputError(`${JSON.stringify(id)} is not a valid id (expected a UUID)`);
   }
   return id.toLowerCase();
+}
+
+/** A class name as the catalogue stores it. */
+function normaliseLabel(label: string): string {
+  return label.trim().toLowerCase();
 }
 
 function checkScore(score: number): number {

@@ -8,9 +8,11 @@
  * and then the picture is removed and the request answered NOT_FOUND.
  */
 import type { Extraction, ExtractionBackground, ExtractionFormat, Image, Segment } from '../generated/prisma/client.js';
-import type { ImageRepository } from '../db/image.repository.js';
+import type { ImageReadRepository } from '../db/image-read.repository.js';
 import type { SearchRepository } from '../db/search.repository.js';
+import type { SegmentationRepository } from '../db/segmentation.repository.js';
 import type { FileStore } from '../storage/file-store.js';
+import * as layout from '../storage/layout.js';
 import { InvalidInputError, NotFoundError } from './errors.js';
 import type { VisionEngine } from './vision.port.js';
 
@@ -22,8 +24,10 @@ export interface CutoutOptions {
 
 /** Dependencies of the extraction service. */
 export interface ExtractionDeps {
-  images: ImageRepository;
+  images: ImageReadRepository;
   search: SearchRepository;
+  /** Where cut-outs are recorded. */
+  segmentations: SegmentationRepository;
   store: FileStore;
   vision: Pick<VisionEngine, 'readMask' | 'extractMany' | 'overlay'>;
 }
@@ -36,7 +40,7 @@ export class ExtractionService {
   async extractSegment(segmentId: string, options: CutoutOptions): Promise<Extraction> {
     const [segment] = await this.deps.search.segmentsByIds([segmentId]);
     if (!segment) throw new NotFoundError('segment', segmentId);
-    const [image] = await this.deps.search.imagesByIds([segment.imageId]);
+    const image = await this.deps.images.findById(segment.imageId);
     if (!image) throw new NotFoundError('segment', segmentId);
     const [extraction] = await this.cutOut(image, [segment], options, () => new NotFoundError('segment', segmentId));
     return extraction!;
@@ -64,13 +68,13 @@ export class ExtractionService {
    * the image is segmented again.
    */
   async overlay(imageId: string): Promise<string> {
-    const { search, store, vision } = this.deps;
-    const [image] = await search.imagesByIds([imageId]);
+    const { images, search, store, vision } = this.deps;
+    const image = await images.findById(imageId);
     if (!image) throw new NotFoundError('image', imageId);
     if (image.status !== 'DONE' || !image.segmentedAt) {
       throw new InvalidInputError(`image ${imageId} is ${image.status}; its overlay exists once it is DONE`);
     }
-    const path = store.overlayPath(imageId, String(image.segmentedAt.getTime()));
+    const path = layout.overlayPath(imageId, String(image.segmentedAt.getTime()));
     if (await store.exists(path)) return path;
     try {
       const [segments = []] = await search.segmentsOfImages([imageId]);
@@ -87,7 +91,7 @@ export class ExtractionService {
     }
     // Overlays have no row: one drawn for an image deleted meanwhile would outlive it.
     if (!(await this.deps.images.findById(imageId))) {
-      await store.remove(store.derivedDirs(imageId));
+      await store.remove(layout.derivedDirs(imageId));
       throw new NotFoundError('image', imageId);
     }
     return path;
@@ -99,10 +103,10 @@ export class ExtractionService {
    * meanwhile.
    */
   private async cutOut(image: Image, segments: Segment[], options: CutoutOptions, gone: () => Error): Promise<Extraction[]> {
-    const { images, search, store } = this.deps;
+    const { segmentations, search, store } = this.deps;
     const results = await Promise.all(
       segments.map(async (segment) => {
-        const existing = await images.findExtraction({ segmentId: segment.id, ...options });
+        const existing = await segmentations.findExtraction({ segmentId: segment.id, ...options });
         return existing && (await store.exists(existing.path)) ? existing : undefined;
       }),
     );
@@ -117,7 +121,7 @@ export class ExtractionService {
         const alive = new Set((await search.segmentsByIds(missing.map((segment) => segment.id))).map((segment) => segment?.id));
         const lost = missing.filter((segment) => !alive.has(segment.id));
         if (lost.length === 0) throw error;
-        await store.remove(lost.map((segment) => store.cutoutDir(segment.id)));
+        await store.remove(lost.map((segment) => layout.cutoutDir(segment.id)));
         throw gone();
       }
       segments.forEach((segment, index) => (results[index] ??= made.get(segment.id)));
@@ -127,7 +131,7 @@ export class ExtractionService {
 
   /** Makes, stores and records cut-outs; `gone` is thrown when a segment's row is gone. */
   private async make(image: Image, segments: Segment[], options: CutoutOptions, gone: () => Error): Promise<Map<string, Extraction>> {
-    const { images, store, vision } = this.deps;
+    const { segmentations, store, vision } = this.deps;
     const masks = await Promise.all(segments.map((segment) => vision.readMask(store.absolute(segment.maskPath), boxOf(segment))));
     const pictures = await vision.extractMany(store.absolute(image.storagePath), masks, {
       background: options.background === 'WHITE' ? 'white' : 'transparent',
@@ -136,9 +140,9 @@ export class ExtractionService {
     const made = new Map<string, Extraction>();
     for (const [index, segment] of segments.entries()) {
       const picture = pictures[index]!;
-      const path = store.cutoutPath(segment.id, options.background, options.format);
+      const path = layout.cutoutPath(segment.id, options.background, options.format);
       await store.write(path, picture.data);
-      const extraction = await images.upsertExtraction({
+      const extraction = await segmentations.upsertExtraction({
         segmentId: segment.id,
         ...options,
         path,

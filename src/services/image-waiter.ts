@@ -1,6 +1,6 @@
 /**
  * Lets an upload with `wait: true` sleep until its image is DONE or FAILED, whichever process
- * segments it. Status changes arrive by PostgreSQL LISTEN/NOTIFY (see ImageRepository); a slow
+ * segments it. Status changes arrive by PostgreSQL LISTEN/NOTIFY (see db/image-events.ts); a slow
  * poll covers notifications lost while the listening connection was down.
  *
  * A wait is bounded: it ends early, with the image as it is then, when its time runs out, when its

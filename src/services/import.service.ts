@@ -3,12 +3,12 @@
  * queue the rest and follow them to DONE or FAILED. Safe to interrupt: images are recorded with
  * their job as they are queued, so a second run skips them and waits for any still queued.
  */
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { open, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { newBatch, type BatchRef, type ImageRepository } from '../db/image.repository.js';
+import { newBatch, type BatchRef } from '../db/batch.repository.js';
+import type { ImageReadRepository } from '../db/image-read.repository.js';
 import type { Image } from '../generated/prisma/client.js';
+import { hashFile, readFileStream, readHead, walkFiles } from '../storage/local-files.js';
+import { sniffImageFormat, SNIFF_BYTES } from '../vision/formats.js';
 import { InvalidInputError, PayloadTooLargeError } from './errors.js';
 import { isSettled, type ImageEvents } from './image-waiter.js';
 import type { IngestService } from './ingest.service.js';
@@ -41,23 +41,8 @@ export interface ImportSummary extends ImportProgress {
 /** Dependencies of the import service. */
 export interface ImportDeps {
   ingest: IngestService;
-  images: ImageRepository;
+  images: ImageReadRepository;
   events: ImageEvents;
-}
-
-/** Magic numbers of the raster formats segcat accepts. */
-const SIGNATURES: { type: string; test: (head: Buffer) => boolean }[] = [
-  { type: 'jpeg', test: (h) => h[0] === 0xff && h[1] === 0xd8 && h[2] === 0xff },
-  { type: 'png', test: (h) => h.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])) },
-  { type: 'gif', test: (h) => h.subarray(0, 4).toString('latin1') === 'GIF8' },
-  { type: 'webp', test: (h) => h.subarray(0, 4).toString('latin1') === 'RIFF' && h.subarray(8, 12).toString('latin1') === 'WEBP' },
-  { type: 'tiff', test: (h) => ['II*\0', 'MM\0*'].includes(h.subarray(0, 4).toString('latin1')) },
-  { type: 'avif', test: (h) => h.subarray(4, 8).toString('latin1') === 'ftyp' && /^avi[fs]$/.test(h.subarray(8, 12).toString('latin1')) },
-];
-
-/** The image format a file's first bytes announce, or undefined when it is not one segcat reads. */
-export function sniffImageType(head: Buffer): string | undefined {
-  return SIGNATURES.find((signature) => signature.test(head))?.type;
 }
 
 /** Imports folders and files into the catalogue. */
@@ -67,16 +52,9 @@ export class ImportService {
   /** Every file under the inputs (folders walked recursively) whose content is an image. */
   async findImages(inputs: string[]): Promise<string[]> {
     const found: string[] = [];
-    const visit = async (entry: string): Promise<void> => {
-      const info = await stat(entry);
-      if (info.isDirectory()) {
-        const children = (await readdir(entry)).filter((name) => !name.startsWith('.')).sort();
-        for (const child of children) await visit(path.join(entry, child));
-      } else if (info.isFile() && sniffImageType(await readHead(entry))) {
-        found.push(entry);
-      }
-    };
-    for (const input of inputs) await visit(path.resolve(input));
+    for (const file of await walkFiles(inputs)) {
+      if (sniffImageFormat(await readHead(file, SNIFF_BYTES))) found.push(file);
+    }
     return found;
   }
 
@@ -149,7 +127,7 @@ class ImportRun {
         image = known;
       } else {
         const result = await this.deps.ingest.ingest(
-          { filename: path.basename(file), stream: createReadStream(file) },
+          { filename: path.basename(file), stream: readFileStream(file) },
           { wait: false, batch: this.batch },
         );
         image = result.image;
@@ -174,6 +152,7 @@ class ImportRun {
     if (wanted.length === 0) return;
     void this.deps.images.findByIds(wanted).then((images) => {
       for (const image of images) {
+        if (!image) continue;
         const waiters = this.waiting.get(image.id);
         if (!waiters || !isSettled(image.status)) continue;
         this.waiting.delete(image.id);
@@ -193,21 +172,4 @@ class ImportRun {
     if (failure) this.failures.push(failure);
     this.report();
   }
-}
-
-async function readHead(file: string): Promise<Buffer> {
-  const handle = await open(file, 'r');
-  try {
-    const head = Buffer.alloc(16);
-    const { bytesRead } = await handle.read(head, 0, 16, 0);
-    return head.subarray(0, bytesRead);
-  } finally {
-    await handle.close();
-  }
-}
-
-async function hashFile(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
 }

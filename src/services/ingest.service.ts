@@ -7,17 +7,21 @@
  *
  * Originals and thumbnails are named after their bytes, so an image being deleted and a new upload
  * of the same bytes (on this server or another sharing DATA_DIR) name the same files. Both touch
- * them only under the content lock (ImageRepository.withContentLock) and after looking at the rows:
+ * them only under the content lock (ImageWriteRepository.withContentLock) and after looking at the rows:
  * the files are removed only when no row references them, and written before the row that does.
  */
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Image } from '../generated/prisma/client.js';
-import { newBatch, type BatchRef, type ContentRecords, type ImageRepository } from '../db/image.repository.js';
-import { FileTooLargeError, IncomingStreamError, type FileStore, type TempFile } from '../storage/file-store.js';
+import { newBatch, type BatchRef, type BatchRepository } from '../db/batch.repository.js';
+import type { ImageReadRepository } from '../db/image-read.repository.js';
+import type { ContentRecords, ImageWriteRepository } from '../db/image-write.repository.js';
+import { FileTooLargeError, IncomingStreamError, type TempFile } from '../storage/atomic-write.js';
+import type { FileStore } from '../storage/file-store.js';
+import * as layout from '../storage/layout.js';
+import { excessJpegMetadata, JPEG_METADATA_HEAD_BYTES, MAX_JPEG_METADATA_BYTES } from '../vision/formats.js';
 import { InvalidInputError, NotFoundError, PayloadTooLargeError } from './errors.js';
 import { isSettled, type ImageWaiter } from './image-waiter.js';
-import { jpegMetadataBytes } from './jpeg-metadata.js';
 import { ImageRejectedError, type ImageFacts, type VisionEngine } from './vision.port.js';
 
 /** An image sent by a client. */
@@ -48,7 +52,9 @@ export interface IngestOptions {
 
 /** Dependencies of the ingest service. */
 export interface IngestDeps {
-  images: ImageRepository;
+  images: ImageReadRepository;
+  imageWrites: ImageWriteRepository;
+  batches: BatchRepository;
   store: FileStore;
   vision: Pick<VisionEngine, 'acceptImage'>;
   waiter: ImageWaiter;
@@ -60,13 +66,6 @@ export interface IngestDeps {
 
 /** Longest file name kept for display. */
 const MAX_FILENAME_LENGTH = 255;
-
-/**
- * Most metadata (EXIF, XMP, ICC, comments) accepted in front of a JPEG's pixels. Cameras write at
- * most 64 KB of EXIF and profiles are rarely past a few hundred KB; beyond this it is padding that
- * decoders would parse for nothing.
- */
-export const MAX_JPEG_METADATA_BYTES = 2 * 1024 * 1024;
 
 /** Receives images and queues their segmentation. */
 export class IngestService {
@@ -108,7 +107,7 @@ export class IngestService {
       for (const item of received) {
         const result = await this.record(item);
         results.push(result);
-        if (batch) await this.deps.images.addToBatch(batch, [result.image.id]);
+        if (batch) await this.deps.batches.addToBatch(batch, [result.image.id]);
       }
       for (const [index, result] of results.entries()) {
         this.deps.logger.info(
@@ -131,12 +130,12 @@ export class IngestService {
 
   /** Removes an image with its rows and every file made from it; returns its id. */
   async deleteImage(id: string): Promise<string> {
-    const { images, store } = this.deps;
-    const deleted = await images.delete(id);
+    const { imageWrites, store } = this.deps;
+    const deleted = await imageWrites.delete(id);
     if (!deleted) throw new NotFoundError('image', id);
-    await store.remove([...deleted.derivedFiles, ...store.derivedDirs(id, deleted.segmentIds)]);
+    await store.remove([...deleted.derivedFiles, ...layout.derivedDirs(id, deleted.segmentIds)]);
     // By now an upload of the same bytes may have recorded a new image, which owns these files.
-    const removed = await images.withContentLock(deleted.sha256, async (content) => {
+    const removed = await imageWrites.withContentLock(deleted.sha256, async (content) => {
       if (await content.find()) return false;
       await store.remove(deleted.contentFiles);
       return true;
@@ -191,9 +190,8 @@ export class IngestService {
   }
 
   private async checkMetadata(filename: string, temp: TempFile): Promise<void> {
-    // Reading one segment past the limit is enough to tell.
-    const metadata = jpegMetadataBytes(await this.deps.store.readTempHead(temp, MAX_JPEG_METADATA_BYTES + 0x10000));
-    if (metadata > MAX_JPEG_METADATA_BYTES) {
+    const metadata = excessJpegMetadata(await this.deps.store.readTempHead(temp, JPEG_METADATA_HEAD_BYTES));
+    if (metadata !== undefined) {
       throw new InvalidInputError(
         `"${filename}" carries ${formatBytes(metadata)} of metadata (EXIF, XMP, ICC), more than the limit of ` +
           `${formatBytes(MAX_JPEG_METADATA_BYTES)}; strip it (e.g. exiftool -all= "${filename}") and send it again`,
@@ -208,7 +206,7 @@ export class IngestService {
   private async record(item: Received): Promise<Omit<IngestResult, 'settled'>> {
     let checked = item;
     for (;;) {
-      const recorded = await this.deps.images.withContentLock(checked.temp.sha256, (content) => this.recordLocked(content, checked));
+      const recorded = await this.deps.imageWrites.withContentLock(checked.temp.sha256, (content) => this.recordLocked(content, checked));
       if (recorded) return recorded;
       // The image these bytes matched when they were checked is gone, or has lost its original:
       // they are needed after all, checked, with their thumbnail.
@@ -223,8 +221,8 @@ export class IngestService {
     const existing = await content.find();
     if (existing && (await store.exists(existing.storagePath))) return { image: existing, duplicate: true };
     if (!facts || !thumbnail) return undefined;
-    const storagePath = existing?.storagePath ?? store.originalPath(temp.sha256, facts.mimeType);
-    const thumbnailPath = store.thumbnailPath(temp.sha256);
+    const storagePath = existing?.storagePath ?? layout.originalPath(temp.sha256, facts.mimeType);
+    const thumbnailPath = layout.thumbnailPath(temp.sha256);
     try {
       // Written even when a file of that name exists: nothing references it (there is no row, or
       // its row's original is missing), so it may be half of an earlier, interrupted upload.

@@ -1,20 +1,25 @@
 /**
  * Keeps the catalogue's rows and DATA_DIR's files in agreement: `check` walks rows against files
  * (every original, thumbnail, mask and cut-out a row points to exists) and files against rows
- * (every stored file is one a row points to, or the overlay of an image that exists); `repair` acts
- * on what it found; start-up moves files no row points to into the quarantine instead of deleting
- * them. This is the logic behind `segcat check`, /health?deep=1 and start-up reconciliation.
+ * (unreferenced-files.ts); `repair` acts on what it found; `reconcile` repairs at start what a
+ * crash left; `backfillThumbnails` makes missing thumbnails. This is the logic behind `segcat
+ * check`, `segcat thumbnails`, /health?deep=1 and start-up reconciliation.
  *
- * With DATABASE_URL other servers may be between writing a file and recording its row, so an
- * unreferenced file counts only once it is older than SEGCAT_STALE_MINUTES; and a row may be
- * replaced while it is walked, so every file found missing is looked up again before it is reported.
+ * A row may be replaced while it is walked, so every file found missing is looked up again before
+ * it is reported. Thumbnails are named after their bytes, so they are written only under the
+ * content lock, as uploads and deletions do (ImageWriteRepository.withContentLock).
  */
 import { randomUUID } from 'node:crypto';
 import type { CatalogueRepository, ImageFiles } from '../db/catalogue.repository.js';
-import type { ImageRepository } from '../db/image.repository.js';
+import type { ImageReadRepository } from '../db/image-read.repository.js';
+import type { ImageWriteRepository } from '../db/image-write.repository.js';
+import type { RecoveryRepository } from '../db/recovery.repository.js';
+import type { SegmentationRepository } from '../db/segmentation.repository.js';
 import type { FileStore } from '../storage/file-store.js';
+import { thumbnailPath } from '../storage/layout.js';
 import type { ExtractionService } from './extraction.service.js';
 import type { QueueService } from './queue.service.js';
+import { UnreferencedFiles } from './unreferenced-files.js';
 import type { VisionEngine } from './vision.port.js';
 
 /** The error an image gets when `segcat check --repair` finds its original gone. */
@@ -63,10 +68,35 @@ export interface RepairReport {
   errors: string[];
 }
 
+/** What start-up reconciliation did. */
+export interface ReconcileReport {
+  /** Jobs a dead worker held, unlocked. */
+  jobs: number;
+  /** Images stuck PROCESSING or without a job, queued again. */
+  requeued: number;
+  /** Unreferenced files moved into DATA_DIR/quarantine/. */
+  quarantined: number;
+  /** Quarantined files past their retention, deleted. */
+  purged: number;
+}
+
+/** What `backfillThumbnails` did. */
+export interface ThumbnailBackfill {
+  made: number;
+  /** Images whose thumbnail file was there already. */
+  present: number;
+  failed: number;
+}
+
 /** Dependencies of the maintenance service. */
 export interface MaintenanceDeps {
-  images: ImageRepository;
+  images: ImageReadRepository;
+  imageWrites: ImageWriteRepository;
+  segmentations: SegmentationRepository;
   catalogue: CatalogueRepository;
+  recovery: RecoveryRepository;
+  /** Unlocks jobs whose worker died (with `olderThanMs`, only those locked longer ago); returns how many. */
+  unlockAbandonedJobs: (olderThanMs?: number) => Promise<number>;
   store: FileStore;
   queue: Pick<QueueService, 'resegment'>;
   extraction: Pick<ExtractionService, 'extractSegment'>;
@@ -78,7 +108,11 @@ const PAGE = 200;
 
 /** Integrity checks, repairs and the quarantine. */
 export class MaintenanceService {
-  constructor(private readonly deps: MaintenanceDeps) {}
+  private readonly unreferenced: UnreferencedFiles;
+
+  constructor(private readonly deps: MaintenanceDeps) {
+    this.unreferenced = new UnreferencedFiles(deps);
+  }
 
   /** Walks rows against files and files against rows; `olderThanMs` as for `unreferencedFiles`. */
   async check(options: { olderThanMs?: number } = {}): Promise<IntegrityReport> {
@@ -93,7 +127,7 @@ export class MaintenanceService {
       referencedFiles += page.reduce((count, image) => count + filesOf(image).length, 0);
       missing.push(...(await this.confirmMissing(await this.missingIn(page))));
     }
-    const { stored, unreferenced, recent } = await this.unreferencedFiles(options.olderThanMs);
+    const { stored, unreferenced, recent } = await this.unreferenced.find(options.olderThanMs);
     return { images, referencedFiles, storedFiles: stored, missing, unreferenced, recent };
   }
 
@@ -119,7 +153,7 @@ export class MaintenanceService {
         result.errors.push(`re-queueing ${requeue.length} images: ${messageOf(error)}`);
       }
     }
-    result.quarantined = await this.quarantine(report.unreferenced, options.olderThanMs);
+    result.quarantined = await this.unreferenced.quarantine(report.unreferenced, options.olderThanMs);
     return result;
   }
 
@@ -129,15 +163,12 @@ export class MaintenanceService {
     const kinds = new Set(missing.map((file) => file.kind));
     try {
       if (kinds.has('original')) {
-        await this.deps.images.markFailed(image.id, MISSING_ORIGINAL);
+        await this.deps.segmentations.markFailed(image.id, MISSING_ORIGINAL);
         result.failed.push(image.id);
       } else if (kinds.has('mask') || kinds.has('background mask')) {
         requeue.push(image.id);
       } else {
-        if (kinds.has('thumbnail')) {
-          await this.remakeThumbnail(image);
-          result.thumbnails += 1;
-        }
+        if (kinds.has('thumbnail') && (await this.remakeThumbnail(image))) result.thumbnails += 1;
         result.cutouts += await this.remakeCutouts(image, missing);
       }
     } catch (error) {
@@ -146,16 +177,19 @@ export class MaintenanceService {
   }
 
   /**
-   * Moves stored files no row points to into DATA_DIR/quarantine/ (start-up reconciliation, after a
-   * crash between writing a file and recording its row). Returns how many were moved.
+   * Repairs what a crash (kill -9, power loss) can leave: jobs locked by a dead worker, images stuck
+   * PROCESSING or without a job, and files written whose rows never committed, which go to
+   * DATA_DIR/quarantine/ (a file is never deleted on the word of a database alone); then deletes
+   * quarantined files older than `retentionMs`. With `olderThanMs`, other processes may be
+   * mid-work, so only what is older than that counts as left over.
    */
-  async quarantineUnreferenced(olderThanMs?: number): Promise<number> {
-    return this.quarantine((await this.unreferencedFiles(olderThanMs)).unreferenced, olderThanMs);
-  }
-
-  /** Deletes quarantined files older than the retention; returns how many. */
-  async purgeQuarantine(retentionMs: number): Promise<number> {
-    return this.deps.store.quarantine.purge(retentionMs);
+  async reconcile(options: { olderThanMs?: number; retentionMs: number }): Promise<ReconcileReport> {
+    const { olderThanMs } = options;
+    const jobs = await this.deps.unlockAbandonedJobs(olderThanMs);
+    const requeued = await this.deps.recovery.requeueAbandoned();
+    const quarantined = await this.unreferenced.quarantine((await this.unreferenced.find(olderThanMs)).unreferenced, olderThanMs);
+    const purged = await this.deps.store.quarantine.purge(options.retentionMs);
+    return { jobs, requeued, quarantined, purged };
   }
 
   /** Checks the files of up to `size` images from a random place in the catalogue: cheap enough for /health. */
@@ -171,13 +205,54 @@ export class MaintenanceService {
     };
   }
 
-  /** Makes an image's thumbnail again from its original, and records it. */
-  async remakeThumbnail(image: Pick<ImageFiles, 'id' | 'sha256' | 'storagePath'>): Promise<void> {
-    const { store, vision, images } = this.deps;
-    const thumbnailPath = store.thumbnailPath(image.sha256);
+  /**
+   * Makes the grid thumbnails that images lack (catalogued before thumbnails existed, or whose
+   * file is gone), or with `force` every one. `onImage` hears of each image made or failed.
+   */
+  async backfillThumbnails(options: {
+    force: boolean;
+    onImage?: (image: { id: string; filename: string }, error?: string) => void;
+  }): Promise<ThumbnailBackfill> {
+    const { images, store } = this.deps;
+    const counts: ThumbnailBackfill = { made: 0, present: 0, failed: 0 };
+    for (let after: string | undefined; ; ) {
+      const page = await images.page(after, PAGE);
+      if (page.length === 0) return counts;
+      after = page.at(-1)!.id;
+      for (const image of page) {
+        // A row can point at a thumbnail whose file is gone (DATA_DIR restored from an older backup).
+        if (!options.force && image.thumbnailPath && (await store.exists(image.thumbnailPath))) {
+          counts.present += 1;
+          continue;
+        }
+        try {
+          if (!(await this.remakeThumbnail(image))) continue;
+          counts.made += 1;
+          options.onImage?.(image);
+        } catch (error) {
+          counts.failed += 1;
+          options.onImage?.(image, messageOf(error));
+        }
+      }
+    }
+  }
+
+  /**
+   * Makes an image's thumbnail again from its original, and records it; false, having written
+   * nothing, when the image was deleted meanwhile.
+   */
+  private async remakeThumbnail(image: Pick<ImageFiles, 'sha256' | 'storagePath'>): Promise<boolean> {
+    const { store, vision, imageWrites } = this.deps;
+    // Decoded before the lock is taken: uploads and deletions of these bytes need not wait for it.
     const thumbnail = await vision.thumbnail(store.absolute(image.storagePath));
-    await store.write(thumbnailPath, thumbnail.data);
-    await images.setThumbnail(image.id, thumbnailPath);
+    return imageWrites.withContentLock(image.sha256, async (content) => {
+      const current = await content.lockImage();
+      if (!current) return false;
+      const path = thumbnailPath(image.sha256);
+      await store.write(path, thumbnail.data);
+      await content.setThumbnail(current.id, path);
+      return true;
+    });
   }
 
   private async remakeCutouts(image: ImageFiles, missing: MissingFile[]): Promise<number> {
@@ -207,45 +282,6 @@ export class MaintenanceService {
     if (suspects.length === 0) return [];
     return this.missingIn(await this.deps.catalogue.storedFilesOf({ ids: [...new Set(suspects.map((file) => file.imageId))] }));
   }
-
-  /**
-   * Stored files no row points to (an overlay belongs to its image while that exists). With
-   * `olderThanMs`, files younger than that are only counted as `recent`.
-   */
-  private async unreferencedFiles(olderThanMs?: number): Promise<{ stored: number; unreferenced: string[]; recent: number }> {
-    const { store, images } = this.deps;
-    // Listed before the rows are read: a file recorded in between is then seen as referenced.
-    const stored = await store.listStoredFiles();
-    const referenced = await images.referencedFiles();
-    const candidates = stored.filter((file) => !referenced.has(file));
-    const owners = candidates.map((file) => store.ownerOf(file));
-    const overlayOwners = [...new Set(owners.filter((owner) => owner?.root === 'overlays').map((owner) => owner!.key))];
-    const existing = new Set<string>();
-    for (let start = 0; start < overlayOwners.length; start += 1000) {
-      for (const image of await images.findByIds(overlayOwners.slice(start, start + 1000))) existing.add(image.id);
-    }
-    const unreferenced: string[] = [];
-    let recent = 0;
-    for (const [index, file] of candidates.entries()) {
-      const owner = owners[index];
-      if (owner?.root === 'overlays' && existing.has(owner.key)) continue;
-      const modified = await store.modifiedAt(file);
-      if (modified === undefined) continue;
-      if (isRecent(modified, olderThanMs)) recent += 1;
-      else unreferenced.push(file);
-    }
-    return { stored: stored.length, unreferenced, recent };
-  }
-
-  /** Quarantines files, each checked again for age just before: one written meanwhile stays. */
-  private async quarantine(files: string[], olderThanMs?: number): Promise<number> {
-    const stale: string[] = [];
-    for (const file of files) {
-      const modified = await this.deps.store.modifiedAt(file);
-      if (modified !== undefined && !isRecent(modified, olderThanMs)) stale.push(file);
-    }
-    return this.deps.store.quarantine.move(stale);
-  }
 }
 
 /** Every file an image's rows point to, with what it is. */
@@ -262,8 +298,4 @@ function filesOf(image: ImageFiles): { kind: StoredFileKind; path: string }[] {
 
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
-}
-
-function isRecent(modifiedMs: number, olderThanMs: number | undefined): boolean {
-  return olderThanMs !== undefined && Date.now() - modifiedMs < olderThanMs;
 }

@@ -2,7 +2,9 @@
  * The queue as users see it: images per status, batches and their progress, and
  * re-segmentation (with the current model or another one).
  */
-import { newBatch, type BatchProgress, type ImageRepository } from '../db/image.repository.js';
+import { newBatch, type BatchProgress, type BatchRepository } from '../db/batch.repository.js';
+import type { ImageReadRepository } from '../db/image-read.repository.js';
+import type { ImageWriteRepository } from '../db/image-write.repository.js';
 import type { VisionRegistry } from '../vision/vision-engine.js';
 import { checkId } from './catalogue.service.js';
 import { InvalidInputError } from './errors.js';
@@ -26,19 +28,27 @@ export interface ResegmentRequest {
   model?: string | null;
 }
 
+/** Dependencies of the queue service. */
+export interface QueueDeps {
+  images: ImageReadRepository;
+  imageWrites: ImageWriteRepository;
+  batches: BatchRepository;
+  models: Pick<VisionRegistry, 'current' | 'get'>;
+}
+
 /** Largest number of batches listed at once. */
 const MAX_BATCHES = 100;
 
+/** How often waitForBatch reads a batch's progress. */
+const BATCH_POLL_MS = 1000;
+
 /** Queue state and re-segmentation. */
 export class QueueService {
-  constructor(
-    private readonly images: ImageRepository,
-    private readonly models: Pick<VisionRegistry, 'current' | 'get'>,
-  ) {}
+  constructor(private readonly deps: QueueDeps) {}
 
   /** Images per status. */
   async counts(): Promise<QueueCounts> {
-    const counts = await this.images.countByStatus();
+    const counts = await this.deps.images.countByStatus();
     return { pending: counts.PENDING, processing: counts.PROCESSING, done: counts.DONE, failed: counts.FAILED };
   }
 
@@ -48,7 +58,27 @@ export class QueueService {
     if (!Number.isInteger(first) || first < 1 || first > MAX_BATCHES) {
       throw new InvalidInputError(`first must be between 1 and ${MAX_BATCHES}, got ${first}`);
     }
-    return this.images.batchProgress({ activeOnly: options.active ?? false, limit: first });
+    return this.deps.batches.batchProgress({ activeOnly: options.active ?? false, limit: first });
+  }
+
+  /** One batch's progress; null when there is no such batch. */
+  async batch(id: string): Promise<BatchProgress | null> {
+    const [progress] = await this.deps.batches.batchProgress({ activeOnly: false, limit: 1, ids: [id] });
+    return progress ?? null;
+  }
+
+  /**
+   * Resolves with a batch's progress once none of its images is waiting or being segmented (a
+   * worker must be running somewhere); `onProgress` hears it every second meanwhile.
+   */
+  async waitForBatch(id: string, onProgress: (progress: BatchProgress) => void = () => undefined): Promise<BatchProgress> {
+    for (;;) {
+      const progress = await this.batch(id);
+      if (!progress) throw new InvalidInputError(`no batch with id ${id}`);
+      onProgress(progress);
+      if (progress.pending + progress.processing === 0) return progress;
+      await new Promise((resolve) => setTimeout(resolve, BATCH_POLL_MS));
+    }
   }
 
   /**
@@ -62,26 +92,25 @@ export class QueueService {
     if (chosen.length !== 1) {
       throw new InvalidInputError('say which images to re-segment: exactly one of ids, all: true or outdated: true');
     }
-    const modelName = request.model ?? this.models.current.model.name;
-    const engine = await this.models.get(modelName).catch((error: unknown) => {
+    const modelName = request.model ?? this.deps.models.current.model.name;
+    const engine = await this.deps.models.get(modelName).catch((error: unknown) => {
       throw new InvalidInputError(`model ${JSON.stringify(modelName)} cannot be used: ${error instanceof Error ? error.message : String(error)}`);
     });
     const ids = request.ids?.length
       ? await this.existingIds([...new Set(request.ids.map(checkId))])
-      : await this.images.idsToResegment({ outdatedFor: request.outdated ? engine.model : undefined });
+      : await this.deps.images.idsToResegment({ outdatedFor: request.outdated ? engine.model : undefined });
     if (ids.length === 0) return { batch: null, queued: 0 };
     const batch = newBatch('resegment');
     // Queued in chunks so that a whole catalogue does not become one huge transaction.
     for (let start = 0; start < ids.length; start += 500) {
-      await this.images.enqueue(ids.slice(start, start + 500), { batch, model: request.model ?? undefined });
+      await this.deps.imageWrites.enqueue(ids.slice(start, start + 500), { batch, model: request.model ?? undefined });
     }
-    const [progress] = await this.images.batchProgress({ activeOnly: false, limit: 1, ids: [batch.id] });
     // Every one deleted before it could be queued: no batch was made.
-    return { batch: progress ?? null, queued: ids.length };
+    return { batch: await this.batch(batch.id), queued: ids.length };
   }
 
   private async existingIds(ids: string[]): Promise<string[]> {
-    const found = new Set((await this.images.findByIds(ids)).map((image) => image.id));
+    const found = new Set((await this.deps.images.findByIds(ids)).map((image) => image?.id));
     const missing = ids.filter((id) => !found.has(id));
     if (missing.length > 0) throw new InvalidInputError(`no image with id ${missing.join(', ')}`);
     return ids;

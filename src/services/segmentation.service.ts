@@ -5,14 +5,16 @@
  * and the image may be deleted while it runs: then it removes what it wrote and ends quietly.
  */
 import type { Logger } from 'pino';
-import type { ImageRepository, NewSegment } from '../db/image.repository.js';
+import type { ImageReadRepository } from '../db/image-read.repository.js';
+import type { NewSegment, SegmentationRepository } from '../db/segmentation.repository.js';
 import type { FileStore } from '../storage/file-store.js';
-import { maskRoot } from '../vision/mask-filename.js';
+import * as layout from '../storage/layout.js';
 import { ImageRejectedError, type VisionEngine } from './vision.port.js';
 
 /** Dependencies of the segmentation service. */
 export interface SegmentationDeps {
-  images: ImageRepository;
+  images: ImageReadRepository;
+  segmentations: SegmentationRepository;
   store: FileStore;
   /** The current model's engine, and others by name. */
   models: { current: VisionEngine; get(name: string): Promise<VisionEngine> };
@@ -32,7 +34,7 @@ export class SegmentationService {
    * `lastAttempt` marks the image FAILED when no retry is left.
    */
   async segmentImage(imageId: string, options: { lastAttempt: boolean; model?: string }): Promise<SegmentationOutcome> {
-    const { images, logger } = this.deps;
+    const { images, segmentations, logger } = this.deps;
     const image = await images.findById(imageId);
     if (!image) return 'skipped';
     const written: string[] = [];
@@ -42,16 +44,15 @@ export class SegmentationService {
       if (image.status === 'DONE' && image.modelName === vision.model.name && image.modelVersion === vision.model.version) {
         return 'skipped';
       }
-      if (!(await images.markProcessing(imageId))) return await this.discardDeleted(imageId);
+      if (!(await segmentations.markProcessing(imageId))) return await this.discardDeleted(imageId);
       const started = performance.now();
       const result = await vision.segment(this.deps.store.absolute(image.storagePath));
       const record = await this.writeFiles(vision, image, result, written);
-      const replaced = await images.saveSegmentation(imageId, record);
+      const replaced = await segmentations.saveSegmentation(imageId, record);
       if (!replaced) return await this.discardDeleted(imageId);
       // A different model's folder held only the replaced masks.
-      const oldModelDir = image.modelName && image.modelName !== vision.model.name ? [this.maskDirFor(image.id, image.modelName)] : [];
-      const { store } = this.deps;
-      await store.remove([...replaced.files, ...replaced.segmentIds.map((id) => store.cutoutDir(id)), ...oldModelDir]);
+      const oldModelDir = image.modelName && image.modelName !== vision.model.name ? [layout.maskDir(image.id, image.modelName)] : [];
+      await this.deps.store.remove([...replaced.files, ...replaced.segmentIds.map((id) => layout.cutoutDir(id)), ...oldModelDir]);
       logger.info(
         {
           imageId,
@@ -75,7 +76,7 @@ export class SegmentationService {
       if (!permanent && !options.lastAttempt) throw error;
       const reason = this.deps.store.redactPaths(error instanceof Error ? error.message : String(error));
       logger.warn({ imageId, err: error }, 'segmentation failed');
-      await images.markFailed(imageId, permanent ? reason : `segmentation failed: ${reason}`);
+      await segmentations.markFailed(imageId, permanent ? reason : `segmentation failed: ${reason}`);
       return 'failed';
     }
   }
@@ -85,13 +86,9 @@ export class SegmentationService {
    * are never reused), so whatever this run wrote there, and the folders, go.
    */
   private async discardDeleted(imageId: string): Promise<SegmentationOutcome> {
-    await this.deps.store.remove(this.deps.store.derivedDirs(imageId));
+    await this.deps.store.remove(layout.derivedDirs(imageId));
     this.deps.logger.info({ imageId }, 'image deleted while being segmented; its masks were discarded');
     return 'skipped';
-  }
-
-  private maskDirFor(imageId: string, modelName: string): string {
-    return `${this.deps.store.maskDir(imageId)}/${modelName}`;
   }
 
   /** Writes the masks and the background mask; every path written is pushed to `written`. */
@@ -102,10 +99,9 @@ export class SegmentationService {
     written: string[],
   ) {
     const { store } = this.deps;
-    // One folder per model, so a re-segmentation never overwrites files the current rows point to.
-    const dir = this.maskDirFor(image.id, vision.model.name);
-    const root = storedMaskRoot(image.filename);
-    const backgroundMaskPath = `${dir}/${vision.backgroundFileName(root)}`;
+    const model = vision.model.name;
+    const root = layout.maskFileRoot(image.filename);
+    const backgroundMaskPath = layout.maskPath(image.id, model, vision.backgroundFileName(root));
     // Per-class NMS leaves no two segments with the same label and box, so names are unique.
     const segments: NewSegment[] = result.segments.map((segment) => ({
       label: segment.label,
@@ -113,7 +109,7 @@ export class SegmentationService {
       score: segment.score,
       ...segment.mask.box,
       area: segment.area,
-      maskPath: `${dir}/${vision.maskFileName(root, segment)}`,
+      maskPath: layout.maskPath(image.id, model, vision.maskFileName(root, segment)),
     }));
     written.push(...segments.map((segment) => segment.maskPath), backgroundMaskPath);
     // Encoding runs on sharp's threads and each write waits on its own fsync: do them all at once,
@@ -139,13 +135,4 @@ export class SegmentationService {
       backgroundArea,
     };
   }
-}
-
-/**
- * The `<root>` of the recipe's mask names for a stored image: the uploaded file's name without
- * its extension, reduced to characters that are safe in a file name (uploaders choose it).
- */
-export function storedMaskRoot(filename: string): string {
-  const safe = maskRoot(filename).replace(/[^A-Za-z0-9_-]+/g, '_').replace(/^_+|_+$/g, '').slice(0, 64);
-  return safe === '' ? 'image' : safe;
 }

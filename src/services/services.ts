@@ -1,13 +1,20 @@
 /**
- * The service layer as one object, built once at start from the infrastructure.
+ * The service layer as one object, built once at start from the infrastructure. Transports get
+ * services only: the repositories, the file store and the model stay behind them.
  */
 import type { Logger } from 'pino';
 import type { PrismaClient } from '../generated/prisma/client.js';
 import { CatalogueRepository } from '../db/catalogue.repository.js';
-import { ImageRepository } from '../db/image.repository.js';
+import { BatchRepository } from '../db/batch.repository.js';
+import { ImageReadRepository } from '../db/image-read.repository.js';
+import { ImageWriteRepository } from '../db/image-write.repository.js';
+import { RecoveryRepository } from '../db/recovery.repository.js';
 import { SearchRepository } from '../db/search.repository.js';
+import { SegmentationRepository } from '../db/segmentation.repository.js';
 import type { FileStore } from '../storage/file-store.js';
+import { SectionedFile } from '../storage/sectioned-file.js';
 import { CatalogueService } from './catalogue.service.js';
+import { CocoExportService } from './coco-export.service.js';
 import { ExtractionService } from './extraction.service.js';
 import { createImageWaiter, type ImageEvents, type ImageWaiter } from './image-waiter.js';
 import { ImportService } from './import.service.js';
@@ -16,23 +23,22 @@ import { MaintenanceService } from './maintenance.service.js';
 import { SegmentationService } from './segmentation.service.js';
 import type { VisionRegistry } from '../vision/vision-engine.js';
 import { QueueService } from './queue.service.js';
-import type { VisionEngine } from './vision.port.js';
+import { ServedFilesService } from './served-files.service.js';
 
 /** Everything the transports (GraphQL, CLI, queue) call. */
 export interface Services {
-  images: ImageRepository;
-  search: SearchRepository;
   catalogue: CatalogueService;
+  /** COCO instances files of the catalogue (`exportCoco`, `segcat export`). */
+  cocoExport: CocoExportService;
   ingest: IngestService;
   segmentation: SegmentationService;
   extraction: ExtractionService;
   importer: ImportService;
   queue: QueueService;
-  /** Integrity checks and repairs (`segcat check`, /health?deep=1, start-up reconciliation). */
+  /** Integrity checks, repairs and thumbnails (`segcat check`, `segcat thumbnails`, /health?deep=1, start-up reconciliation). */
   maintenance: MaintenanceService;
-  store: FileStore;
-  vision: VisionEngine;
-  events: ImageEvents;
+  /** What /files and /overlays send. */
+  files: ServedFilesService;
   /** The waits of `wait: true` uploads; closed at shutdown so their requests can finish. */
   waiter: ImageWaiter;
 }
@@ -47,17 +53,24 @@ export interface ServiceDeps {
   maxUploadBytes: number;
   /** UPLOAD_WAIT_MS. */
   uploadWaitMs: number;
+  /** Unlocks queue jobs whose worker died (with `olderThanMs`, only those locked longer ago); returns how many. */
+  unlockAbandonedJobs: (olderThanMs?: number) => Promise<number>;
 }
 
 /** Wires the services together. */
 export function createServices(deps: ServiceDeps): Services {
   const { prisma, store, models, logger } = deps;
   const vision = models.current;
-  const images = new ImageRepository(prisma);
+  const images = new ImageReadRepository(prisma);
+  const imageWrites = new ImageWriteRepository(prisma);
+  const batches = new BatchRepository(prisma);
+  const segmentations = new SegmentationRepository(prisma);
   const search = new SearchRepository(prisma);
   const waiter = createImageWaiter(deps.events, (id) => images.findById(id));
   const ingest = new IngestService({
     images,
+    imageWrites,
+    batches,
     store,
     vision,
     waiter,
@@ -65,21 +78,35 @@ export function createServices(deps: ServiceDeps): Services {
     maxUploadBytes: deps.maxUploadBytes,
     uploadWaitMs: deps.uploadWaitMs,
   });
-  const queue = new QueueService(images, models);
-  const extraction = new ExtractionService({ images, search, store, vision });
+  const queue = new QueueService({ images, imageWrites, batches, models });
+  const extraction = new ExtractionService({ images, search, segmentations, store, vision });
+  const catalogue = new CatalogueService({ search, images, knownLabels: vision.model.classNames, events: deps.events });
   return {
-    images,
-    search,
-    store,
-    vision,
-    events: deps.events,
     waiter,
-    catalogue: new CatalogueService(search, vision.model.classNames, deps.events),
+    catalogue,
+    cocoExport: new CocoExportService({
+      catalogue,
+      absolute: (relativePath) => store.absolute(relativePath),
+      createFile: (file, sections) => SectionedFile.create(file, sections),
+      vision,
+    }),
     ingest,
     importer: new ImportService({ ingest, images, events: deps.events }),
-    segmentation: new SegmentationService({ images, store, models, logger }),
+    segmentation: new SegmentationService({ images, segmentations, store, models, logger }),
     queue,
     extraction,
-    maintenance: new MaintenanceService({ images, catalogue: new CatalogueRepository(prisma), store, queue, extraction, vision }),
+    maintenance: new MaintenanceService({
+      images,
+      imageWrites,
+      segmentations,
+      catalogue: new CatalogueRepository(prisma),
+      recovery: new RecoveryRepository(prisma),
+      unlockAbandonedJobs: deps.unlockAbandonedJobs,
+      store,
+      queue,
+      extraction,
+      vision,
+    }),
+    files: new ServedFilesService({ store, isReferenced: (file, owner) => images.referencesFile(file, owner), extraction }),
   };
 }

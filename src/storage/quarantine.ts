@@ -3,7 +3,7 @@
  * "No row points to it" is only as true as the database that was asked, so such a file is kept
  * for a while where an operator can find it and move it back.
  *
- * Each call to `move` makes one run folder, `quarantine/<UTC time>-<random>/`, and keeps each
+ * Each run (`startRun`) has one folder, `quarantine/<UTC time>-<random>/`, and keeps each
  * file's path below it (`quarantine/<run>/masks/<imageId>/<name>.png`): moving it up to DATA_DIR
  * puts it back. A quarantined file's modification time is set to when it arrived; `purge` deletes
  * the files that arrived longer ago than the retention (SEGCAT_QUARANTINE_DAYS). Nothing here is
@@ -16,24 +16,28 @@ import path from 'node:path';
 /** The quarantine folder, relative to DATA_DIR. */
 const QUARANTINE_DIR = 'quarantine';
 
+/** One quarantine run: the files it moves share a run folder (made with the first of them). */
+export interface QuarantineRun {
+  /** Moves a stored file (a path relative to DATA_DIR) into the run folder; false when it is gone. */
+  move(relativePath: string): Promise<boolean>;
+}
+
 /** Moves files into DATA_DIR/quarantine/ and deletes them after their retention. */
 export class Quarantine {
   constructor(private readonly root: string) {}
 
-  /** Moves stored files (paths relative to DATA_DIR) into a new run folder; returns how many it moved. */
-  async move(relativePaths: readonly string[]): Promise<number> {
-    if (relativePaths.length === 0) return 0;
+  /** Starts a run, whose files go into a new run folder. */
+  startRun(): QuarantineRun {
     const run = `${new Date().toISOString().replace(/[:.]/g, '-')}-${randomBytes(3).toString('hex')}`;
-    let moved = 0;
-    for (const relativePath of relativePaths) {
-      const source = path.join(this.root, relativePath);
-      const target = path.join(this.root, QUARANTINE_DIR, run, relativePath);
-      // Stamped before the move, so that a crash in between cannot leave an old stamp in quarantine.
-      const now = new Date();
-      if (!(await fs.utimes(source, now, now).then(() => true, () => false))) continue;
-      if (await moveFile(source, target)) moved += 1;
-    }
-    return moved;
+    return {
+      move: async (relativePath) => {
+        const source = path.join(this.root, relativePath);
+        // Stamped before the move, so that a crash in between cannot leave an old stamp in quarantine.
+        const now = new Date();
+        if (!(await fs.utimes(source, now, now).then(() => true, () => false))) return false;
+        return moveFile(source, path.join(this.root, QUARANTINE_DIR, run, relativePath));
+      },
+    };
   }
 
   /** Deletes quarantined files that arrived more than `olderThanMs` ago, then empty folders; returns how many files. */

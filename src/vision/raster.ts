@@ -1,10 +1,13 @@
 /**
  * The one module that imports sharp: decoding and validating images, the model's letterboxed input,
  * mask PNGs, cut-outs, overlays and thumbnails. Everything here uses libvips' native operations;
- * pixel maths that sharp cannot express lives in the pure modules beside it.
+ * pixel maths that sharp cannot express lives in the pure modules beside it, and which formats are
+ * accepted in formats.ts. (Past ~300 lines on purpose: every sharp pipeline is here, so sharp's
+ * settings and errors have one owner.)
  */
 import sharp, { type Metadata, type OverlayOptions as SharpOverlay, type Sharp } from 'sharp';
 import { backgroundMask } from './background-mask.js';
+import { ACCEPTED_FORMAT_NAMES, acceptedFormat, type AcceptedFormat } from './formats.js';
 import type { Letterbox } from './letterbox.js';
 import { labelsSvg, overlayColour, scaleBoxMask, tintLayer, type OverlaySegment } from './overlay-layers.js';
 import type { Box, BoxMask } from './types.js';
@@ -30,18 +33,6 @@ export class InvalidImageError extends Error {
     super(message);
   }
 }
-
-/** Raster formats segcat accepts, by sharp's format name, with their MIME types. */
-const ACCEPTED: Record<string, { format: AcceptedFormat; mimeType: string }> = {
-  jpeg: { format: 'jpeg', mimeType: 'image/jpeg' },
-  png: { format: 'png', mimeType: 'image/png' },
-  webp: { format: 'webp', mimeType: 'image/webp' },
-  gif: { format: 'gif', mimeType: 'image/gif' },
-  tiff: { format: 'tiff', mimeType: 'image/tiff' },
-};
-
-/** A format segcat accepts. */
-export type AcceptedFormat = 'jpeg' | 'png' | 'webp' | 'gif' | 'avif' | 'tiff';
 
 /** What validateImage learned about an accepted image. */
 export interface ImageInfo {
@@ -74,11 +65,9 @@ async function inspectHeader(input: ImageInput, maxPixels: number): Promise<Imag
     const reason = /unsupported image format/i.test(text) ? 'NOT_AN_IMAGE' : 'CORRUPT';
     throw new InvalidImageError(reason, `${describe(input)}: ${reason === 'NOT_AN_IMAGE' ? 'not an image' : 'corrupt image'} (${text})`);
   }
-  const accepted = meta.format === 'heif' && meta.compression === 'av1'
-    ? { format: 'avif' as const, mimeType: 'image/avif' }
-    : ACCEPTED[meta.format];
+  const accepted = acceptedFormat(meta.format, meta.compression);
   if (!accepted) {
-    throw new InvalidImageError('UNSUPPORTED_FORMAT', `${describe(input)}: ${meta.format} is not supported; send JPEG, PNG, WebP, GIF, AVIF or TIFF`);
+    throw new InvalidImageError('UNSUPPORTED_FORMAT', `${describe(input)}: ${meta.format} is not supported; send ${ACCEPTED_FORMAT_NAMES}`);
   }
   // An animated GIF's frames are all held by some decoders, so every frame counts against the limit.
   const frames = accepted.format === 'gif' ? Math.max(1, meta.pages ?? 1) : 1;
@@ -86,7 +75,7 @@ async function inspectHeader(input: ImageInput, maxPixels: number): Promise<Imag
   if (pixels > maxPixels) {
     throw new InvalidImageError('TOO_MANY_PIXELS', `${describe(input)}: ${meta.width}x${meta.pageHeight ?? meta.height}${frames > 1 ? `x${frames} frames` : ''} is ${pixels} pixels, more than the limit of ${maxPixels}`);
   }
-  return { ...accepted, width: meta.autoOrient.width, height: meta.autoOrient.height };
+  return { format: accepted.format, mimeType: accepted.mimeType, width: meta.autoOrient.width, height: meta.autoOrient.height };
 }
 
 /** Options of validateImage. */

@@ -8,6 +8,7 @@
 import { existsSync } from 'node:fs';
 import { unlink } from 'node:fs/promises';
 import path from 'node:path';
+import { ImageReadRepository } from '../../src/db/image-read.repository.js';
 import { runSegcat } from '../support/cli.js';
 import { photo, startTestServer, type TestServer } from '../support/server.js';
 import { eventually, listTree } from './raw-http.js';
@@ -72,7 +73,8 @@ it('finds rows without files and files without rows, repairs them, and /health?d
   // A mask file lost, an original lost, and a cut-out's row dropped (its file left behind).
   const lostMask = eagle.segments[0]!.maskPath;
   await unlink(path.join(server.dataDir, lostMask));
-  const horsesRow = await server.runtime.services.images.findById(horses.id);
+  const images = new ImageReadRepository(server.runtime.database.prisma);
+  const horsesRow = await images.findById(horses.id);
   await unlink(path.join(server.dataDir, horsesRow!.storagePath));
   await server.runtime.database.prisma.extraction.deleteMany({ where: { path: cutout } });
 
@@ -105,14 +107,14 @@ it('finds rows without files and files without rows, repairs them, and /health?d
 
   // The server's worker segments the eagle again: DONE, with every mask on disk.
   await eventually(
-    async () => (await server.runtime.services.images.findById(eagle.id))?.status === 'DONE',
+    async () => (await images.findById(eagle.id))?.status === 'DONE',
     'the eagle segmented again',
     90_000,
   );
-  const masks = await server.runtime.services.images.filesOf(eagle.id);
+  const masks = await images.filesOf(eagle.id);
   expect(masks.length).toBeGreaterThan(1);
   for (const mask of masks) expect(existsSync(path.join(server.dataDir, mask))).toBe(true);
-  expect(await server.runtime.services.images.findById(horses.id)).toMatchObject({ status: 'FAILED', error: MISSING_ORIGINAL });
+  expect(await images.findById(horses.id)).toMatchObject({ status: 'FAILED', error: MISSING_ORIGINAL });
   expect(existsSync(path.join(server.dataDir, cutout))).toBe(false);
   expect((await listTree(path.join(server.dataDir, 'quarantine'))).some((file) => file.endsWith(`/${cutout}`))).toBe(true);
 

@@ -80,7 +80,7 @@ it('keeps the files of an upload to B that lands while A, having deleted the row
   expect(first.image.status).toBe('DONE');
   // "A is busy": the moment A has deleted the row and is about to remove the files, B receives
   // the same bytes, and A gets to the removal only once B has answered (or 2 s have passed).
-  const store = a.runtime.services.store;
+  const store = a.runtime.store;
   const remove = store.remove.bind(store);
   let onB: ReturnType<typeof upload> | undefined;
   store.remove = async (paths) => {

@@ -105,7 +105,7 @@ describeOnSmallDisk('a full DATA_DIR', () => {
 
       await disk.unfill();
       const id = await uploadedDog();
-      expect(await server.runtime.services.images.findById(id)).toMatchObject({ status: 'PENDING' });
+      expect(await server.runtime.database.prisma.image.findUnique({ where: { id } })).toMatchObject({ status: 'PENDING' });
     },
   );
 
@@ -113,10 +113,10 @@ describeOnSmallDisk('a full DATA_DIR', () => {
     const id = await uploadedDog();
     const stored = await files();
     await disk.leaveFree(0);
-    const { segmentation, images } = server.runtime.services;
+    const { segmentation } = server.runtime.services;
     await expect(segmentation.segmentImage(id, { lastAttempt: false })).rejects.toThrow(FULL_MESSAGE);
     expect(await segmentation.segmentImage(id, { lastAttempt: true })).toBe('failed');
-    const image = await images.findById(id);
+    const image = await server.runtime.database.prisma.image.findUnique({ where: { id } });
     expect(image).toMatchObject({ status: 'FAILED', error: `segmentation failed: ${FULL_MESSAGE}`, backgroundMaskPath: null });
     expect(await server.runtime.database.prisma.segment.count()).toBe(0);
     expect(await files()).toEqual(stored);

@@ -5,7 +5,7 @@
  */
 import sharp from 'sharp';
 import { eventually } from '../hardening/raw-http.js';
-import type { BatchProgress } from '../../src/db/image.repository.js';
+import type { BatchProgress } from '../../src/db/batch.repository.js';
 import { photo, startTestServer, type TestServer } from '../support/server.js';
 
 const UPLOAD_MANY = `mutation($files: [Upload!]!, $wait: Boolean) {

@@ -10,6 +10,8 @@ import { pino } from 'pino';
 import sharp from 'sharp';
 import { existsSync } from 'node:fs';
 import { loadConfig } from '../../src/config.js';
+import { ImageReadRepository } from '../../src/db/image-read.repository.js';
+import { SegmentationRepository } from '../../src/db/segmentation.repository.js';
 import { SegmentationService } from '../../src/services/segmentation.service.js';
 import { startRuntime, type Runtime } from '../../src/runtime.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
@@ -94,8 +96,8 @@ it('marks an image whose file turns out corrupt FAILED with a reason, and goes o
   // Damage the stored original after it was accepted, as a failing disk would.
   await truncate(path.join(dataDir, broken.image.storagePath), 2000);
   await start({ worker: true });
-  const { images } = producer.runtime.services;
-  await eventually(async () => (await images.findByIds([kept.image.id, broken.image.id])).every((i) => i.status === 'DONE' || i.status === 'FAILED'), 'both settled', 90_000);
+  const images = new ImageReadRepository(database.prisma);
+  await eventually(async () => (await images.findByIds([kept.image.id, broken.image.id])).every((i) => i?.status === 'DONE' || i?.status === 'FAILED'), 'both settled', 90_000);
   const [failed] = await images.findByIds([broken.image.id]);
   expect(failed!.status).toBe('FAILED');
   expect(failed!.error).toMatch(/corrupt|truncated|premature|bad\.jpg|segmentation failed/i);
@@ -134,16 +136,16 @@ it('re-segments with the other model: segments replaced, model recorded, old fil
   const { runtime } = await start({ worker: true });
   const { image } = await runtime.services.ingest.ingest({ filename: 'horses.jpg', stream: Readable.from(await photo('horses.jpg')) }, { wait: true });
   expect(image.modelName).toBe('yolo11n-seg-uint8');
-  const [before = []] = await runtime.services.search.segmentsOfImages([image.id]);
+  const [before = []] = await runtime.services.catalogue.segmentsOfImages([image.id]);
   const { batch, queued } = await runtime.services.queue.resegment({ ids: [image.id], model: 'yolov8n-seg-uint8' });
   expect(queued).toBe(1);
   await eventually(async () => {
-    const [progress] = await runtime.services.images.batchProgress({ activeOnly: false, limit: 1, ids: [batch!.id] });
+    const progress = await runtime.services.queue.batch(batch!.id);
     return progress!.pending + progress!.processing === 0;
   }, 'resegmentation', 90_000);
-  const [after] = await runtime.services.images.findByIds([image.id]);
+  const [after] = await runtime.services.catalogue.imagesByIds([image.id]);
   expect(after).toMatchObject({ status: 'DONE', modelName: 'yolov8n-seg-uint8' });
-  const [segments = []] = await runtime.services.search.segmentsOfImages([image.id]);
+  const [segments = []] = await runtime.services.catalogue.segmentsOfImages([image.id]);
   expect(segments.filter((segment) => segment.label === 'horse').length).toBeGreaterThanOrEqual(3);
   const beforeIds = new Set(before.map((segment) => segment.id));
   expect(segments.some((segment) => beforeIds.has(segment.id))).toBe(false);
@@ -172,14 +174,16 @@ it('keeps the current masks when a re-run with the same model fails half-way', a
   const { runtime } = await start({ worker: true });
   const { services } = runtime;
   const { image } = await services.ingest.ingest({ filename: 'horses.jpg', stream: Readable.from(await photo('horses.jpg')) }, { wait: true });
-  const current = await services.images.filesOf(image.id);
+  const images = new ImageReadRepository(database.prisma);
+  const current = await images.filesOf(image.id);
   expect(current.length).toBeGreaterThanOrEqual(4);
   // The same model, whose background mask cannot be written: the object masks (same names as the
   // current ones) are written, then the run fails.
-  const failing = { ...services.vision, encodeBackground: () => Promise.reject(new Error('disk full')) };
+  const failing = { ...runtime.models.current, encodeBackground: () => Promise.reject(new Error('disk full')) };
   const segmentation = new SegmentationService({
-    images: services.images,
-    store: services.store,
+    images,
+    segmentations: new SegmentationRepository(database.prisma),
+    store: runtime.store,
     models: { current: failing, get: async () => failing },
     logger: runtime.logger,
   });

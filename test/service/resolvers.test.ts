@@ -23,7 +23,7 @@ let dataDir: string;
 function context(access = { read: true, write: true }): GraphQLContext {
   return {
     services: runtime.services,
-    loaders: createLoaders(runtime.services.search),
+    loaders: createLoaders(runtime.services.catalogue),
     urls: createUrlBuilder('http://segcat.test'),
     access,
   };

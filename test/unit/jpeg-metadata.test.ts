@@ -1,5 +1,5 @@
 import sharp from 'sharp';
-import { jpegMetadataBytes } from '../../src/services/jpeg-metadata.js';
+import { jpegMetadataBytes } from '../../src/vision/jpeg-metadata.js';
 import { jpegWithHugeExif } from '../hardening/crafted-files.js';
 
 it('counts the APPn segments in front of the image data', async () => {

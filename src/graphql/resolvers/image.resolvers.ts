@@ -9,10 +9,7 @@ export const Image: ImageResolvers = {
     image.status === 'DONE' && image.segmentedAt
       ? urls.route(`/overlays/${image.id}.jpg?v=${image.segmentedAt.getTime()}`)
       : null,
-  segments: async (image, { labels, minScore }, { loaders }) => {
-    const segments = await loaders.segmentsOfImage.load(image.id);
-    const wanted = labels && labels.length > 0 ? new Set(labels.map((label) => label.trim().toLowerCase())) : undefined;
-    return segments.filter((segment) => segment.score >= (minScore ?? 0) && (!wanted || wanted.has(segment.label)));
-  },
+  segments: async (image, { labels, minScore }, { loaders, services }) =>
+    services.catalogue.filterSegments(await loaders.segmentsOfImage.load(image.id), { labels, minScore }),
   labels: (image, _, { loaders }) => loaders.labelsOfImage.load(image.id),
 };
