@@ -5,6 +5,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { SEGMENT_DEFAULTS } from './vision/types.js';
 
 /** Root of the installed package (where `models/` and `schema/` live), whatever the cwd. */
 export const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -34,7 +35,7 @@ const envSchema = z.object({
   /** Largest accepted upload, in bytes. */
   MAX_UPLOAD_BYTES: int(25 * MB),
   /** Largest accepted image, in pixels (width × height), checked before decoding. */
-  MAX_IMAGE_PIXELS: int(50_000_000),
+  MAX_IMAGE_PIXELS: int(SEGMENT_DEFAULTS.maxPixels),
   /** Most files in one multipart request. */
   MAX_FILES_PER_REQUEST: int(50),
   /** Bytes of uploads one server receives at once; past it, uploads get 503 with Retry-After. */
@@ -58,9 +59,9 @@ const envSchema = z.object({
   /** Directory to copy model weights from instead of downloading them. */
   MODEL_MIRROR: optionalString,
   /** Detections below this score are not recorded. */
-  SEGCAT_MIN_SCORE: z.coerce.number().min(0).max(1).default(0.25),
+  SEGCAT_MIN_SCORE: z.coerce.number().min(0).max(1).default(SEGMENT_DEFAULTS.minScore),
   /** Most detections kept per image. */
-  SEGCAT_MAX_DETECTIONS: int(100),
+  SEGCAT_MAX_DETECTIONS: int(SEGMENT_DEFAULTS.maxDetections),
   /** onnxruntime intra-op threads (0 lets onnxruntime decide). */
   SEGCAT_ONNX_THREADS: z.coerce.number().int().min(0).default(0),
   /** Segmentation jobs run at once by one worker process. */

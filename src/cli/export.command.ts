@@ -5,6 +5,7 @@
 import { Option, type Command } from 'commander';
 import path from 'node:path';
 import { loadConfig } from '../config.js';
+import { DEFAULT_MIN_SCORE } from '../services/catalogue.service.js';
 import type { CocoExportFilter } from '../services/coco-export.service.js';
 import { createProgressReporter } from './progress.js';
 
@@ -24,10 +25,10 @@ export function registerExportCommand(program: Command): void {
     .description('write the catalogue (or the images a search selects) as a COCO instances file')
     .argument('<out>', 'the file to write, e.g. catalogue.json (replaced once the export is complete)')
     .addOption(new Option('--format <format>', 'file format').choices(['coco']).default('coco'))
-    .option('--labels <classes>', 'only images with these classes, comma-separated (as the `images` query)', commaList)
+    .option('--labels <words>', 'only images with these classes or categories, comma-separated (as the `images` query: dog,animal)', commaList)
     .addOption(new Option('--match <match>', 'with --labels: images with ALL the classes, or ANY of them').choices(['ALL', 'ANY']).default('ALL'))
     // Checked by the catalogue service, as for the API.
-    .option('--min-score <score>', 'a class counts, and a segment is exported, when it scores at least this (default 0.5)', Number)
+    .option('--min-score <score>', `a class counts, and a segment is exported, when it scores at least this (default ${DEFAULT_MIN_SCORE})`, Number)
     .addOption(new Option('--status <status>', 'only images in this state').choices(['PENDING', 'PROCESSING', 'DONE', 'FAILED']).default('DONE'))
     .addHelpText('after', `
 Each exported image gets all its segments scoring at least --min-score, whatever their class, with

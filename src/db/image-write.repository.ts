@@ -12,16 +12,7 @@ import { joinBatch, keepEndedRuns, type BatchRef } from './batch.repository.js';
 import { notifyImageEvents } from './image-events.js';
 
 /** What is known of an image when it enters the catalogue. */
-export interface NewImage {
-  sha256: string;
-  filename: string;
-  mimeType: string;
-  bytes: number;
-  width: number;
-  height: number;
-  storagePath: string;
-  thumbnailPath: string;
-}
+export type NewImage = Pick<Image, 'sha256' | 'filename' | 'mimeType' | 'bytes' | 'width' | 'height' | 'storagePath'> & { thumbnailPath: string };
 
 /**
  * What may be done about one content address (the sha256 of some bytes) while its lock is held:

@@ -25,9 +25,12 @@ export interface SegmentCursor {
 
 /** A class search over images. */
 export interface ImageQuery {
-  /** Normalised class names; empty means every image, newest first. */
-  labels: string[];
-  /** true: every label must be present; false: any one. */
+  /**
+   * The terms searched for, each the class names it stands for (a class alone, or a category's
+   * classes); empty means every image, newest first.
+   */
+  terms: string[][];
+  /** true: every term must be present (one of its classes); false: any class of any term. */
   matchAll: boolean;
   minScore: number;
   status?: ImageStatus;
@@ -37,6 +40,7 @@ export interface ImageQuery {
 
 /** A search over segments. */
 export interface SegmentQuery {
+  /** Class names, any of which matches; empty means every class. */
   labels: string[];
   minScore: number;
   imageId?: string;
@@ -54,13 +58,20 @@ export interface LabelFacet {
   segmentCount: number;
 }
 
+/** Per group of classes (a COCO supercategory): images and segments at or above a score. */
+export interface CategoryFacet {
+  category: string;
+  imageCount: number;
+  segmentCount: number;
+}
+
 /** Read queries of the catalogue. */
 export class SearchRepository {
   constructor(private readonly prisma: PrismaClient) {}
 
   /** One page of images (limit rows) in result order. */
   async findImages(query: ImageQuery): Promise<ScoredImage[]> {
-    if (query.labels.length === 0) return this.findNewestImages(query);
+    if (query.terms.length === 0) return this.findNewestImages(query);
     const ids = await this.prisma.$queryRaw<{ imageId: string; score: number }[]>`
       ${this.matchingImages(query)}
       ${query.after ? Prisma.sql`WHERE (m.score, m."createdAt", m."imageId") < (${query.after.score}::real, ${query.after.createdAt}, ${query.after.id}::uuid)` : Prisma.empty}
@@ -76,7 +87,7 @@ export class SearchRepository {
 
   /** How many images match, ignoring paging. */
   async countImages(query: ImageQuery): Promise<number> {
-    if (query.labels.length === 0) return this.prisma.image.count({ where: { status: query.status } });
+    if (query.terms.length === 0) return this.prisma.image.count({ where: { status: query.status } });
     const [row] = await this.prisma.$queryRaw<{ count: number }[]>`
       SELECT count(*)::int AS count FROM (${this.matchingImages(query)}) AS counted`;
     return row?.count ?? 0;
@@ -110,6 +121,20 @@ export class SearchRepository {
       SELECT label, count(DISTINCT "imageId")::int AS "imageCount", count(*)::int AS "segmentCount"
       FROM "Segment" WHERE score >= ${minScore}::real
       GROUP BY label ORDER BY "imageCount" DESC, "segmentCount" DESC, label`;
+  }
+
+  /**
+   * Facet counts per category, most images first; `categories` names each one's classes. An
+   * image counts once per category, however many of its classes it holds.
+   */
+  async categoryFacets(minScore: number, categories: ReadonlyMap<string, readonly string[]>): Promise<CategoryFacet[]> {
+    const pairs = [...categories].flatMap(([category, labels]) => labels.map((label) => Prisma.sql`(${label}::text, ${category}::text)`));
+    if (pairs.length === 0) return [];
+    return this.prisma.$queryRaw<CategoryFacet[]>`
+      SELECT c.category, count(DISTINCT s."imageId")::int AS "imageCount", count(*)::int AS "segmentCount"
+      FROM "Segment" s JOIN (VALUES ${Prisma.join(pairs)}) AS c(label, category) ON c.label = s.label
+      WHERE s.score >= ${minScore}::real
+      GROUP BY c.category ORDER BY "imageCount" DESC, "segmentCount" DESC, c.category`;
   }
 
   /** Segments by id, in the order asked. */
@@ -161,28 +186,42 @@ export class SearchRepository {
   }
 
   /**
-   * Images holding the query's classes with their match score: for ALL, the weakest of the asked
-   * classes (an image is only as good a match as its least certain class); for ANY, the strongest.
-   * A single class needs no grouping, which keeps it on the index.
+   * Images holding the query's terms with their match score: a term's score is its best class's;
+   * for ALL the image's score is its weakest term's (an image is only as good a match as its least
+   * certain term), for ANY its best class's. A single class needs no grouping, which keeps it on
+   * the index; one term, or ANY, is a search for any of the classes.
    */
   private matchingImages(query: ImageQuery): Prisma.Sql {
     const statusJoin = query.status
       ? Prisma.sql`JOIN "Image" i ON i.id = l."imageId" AND i.status = ${query.status}::"ImageStatus"`
       : Prisma.empty;
-    if (query.labels.length === 1) {
+    const labels = [...new Set(query.terms.flat())];
+    if (labels.length === 1) {
       return Prisma.sql`SELECT * FROM (
         SELECT l."imageId", l."maxScore" AS score, l."imageCreatedAt" AS "createdAt"
         FROM "ImageLabel" l ${statusJoin}
-        WHERE l.label = ${query.labels[0]} AND l."maxScore" >= ${query.minScore}::real) AS m`;
+        WHERE l.label = ${labels[0]} AND l."maxScore" >= ${query.minScore}::real) AS m`;
     }
-    const score = query.matchAll ? Prisma.sql`min(l."maxScore")` : Prisma.sql`max(l."maxScore")`;
-    const needed = query.matchAll ? query.labels.length : 1;
+    let score = Prisma.sql`max(l."maxScore")`;
+    let having = Prisma.empty;
+    if (query.matchAll && query.terms.length > 1) {
+      if (query.terms.every((term) => term.length === 1)) {
+        // One row per image and class: an image with every class has as many rows as classes.
+        score = Prisma.sql`min(l."maxScore")`;
+        having = Prisma.sql`HAVING count(*) = ${query.terms.length}`;
+      } else {
+        // Terms can share classes ("animal" and "dog"), so each is checked on its own.
+        const best = query.terms.map((term) => Prisma.sql`max(CASE WHEN l.label IN (${Prisma.join(term)}) THEN l."maxScore" END)`);
+        score = Prisma.sql`LEAST(${Prisma.join(best)})`;
+        having = Prisma.sql`HAVING ${Prisma.join(best.map((term) => Prisma.sql`${term} IS NOT NULL`), ' AND ')}`;
+      }
+    }
     return Prisma.sql`SELECT * FROM (
       SELECT l."imageId", ${score} AS score, l."imageCreatedAt" AS "createdAt"
       FROM "ImageLabel" l ${statusJoin}
-      WHERE l.label IN (${Prisma.join(query.labels)}) AND l."maxScore" >= ${query.minScore}::real
+      WHERE l.label IN (${Prisma.join(labels)}) AND l."maxScore" >= ${query.minScore}::real
       GROUP BY l."imageId", l."imageCreatedAt"
-      HAVING count(*) >= ${needed}) AS m`;
+      ${having}) AS m`;
   }
 
   private segmentWhere(query: SegmentQuery): Prisma.SegmentWhereInput {

@@ -8,20 +8,11 @@
  */
 import { Prisma } from '../generated/prisma/client.js';
 import type { Extraction, PrismaClient } from '../generated/prisma/client.js';
+import type { Segment } from '../models.js';
 import { IMAGE_EVENTS_CHANNEL, imageEventPayload, notifyImageEvents } from './image-events.js';
 
 /** One segment of a segmentation result, its mask file already written. */
-export interface NewSegment {
-  label: string;
-  classId: number;
-  score: number;
-  x: number;
-  y: number;
-  width: number;
-  height: number;
-  area: number;
-  maskPath: string;
-}
+export type NewSegment = Omit<Segment, 'id' | 'imageId' | 'createdAt'>;
 
 /** A whole segmentation result for one image. */
 export interface SegmentationRecord {

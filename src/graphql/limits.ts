@@ -49,7 +49,16 @@ const MUTATION_COSTS: Record<string, number> = {
 const DEFAULT_MUTATION_COST = 200;
 
 /** List fields and the number of items to assume when no literal `first` says otherwise. */
-const LIST_FIELD_SIZES: Record<string, number> = { images: 50, segments: 50, edges: 1, extractions: 4, labels: 80 };
+const LIST_FIELD_SIZES: Record<string, number> = {
+  images: 50,
+  segments: 50,
+  edges: 1,
+  extractions: 4,
+  labels: 80,
+  // COCO's 12 supercategories, and at most 10 classes in one.
+  categories: 12,
+  classes: 10,
+};
 
 /** Which bounds apply (defaults above). */
 export interface QueryLimits {

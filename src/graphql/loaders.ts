@@ -3,7 +3,7 @@
  * cut-outs costs one query per level instead of one per row.
  */
 import DataLoader from 'dataloader';
-import type { Extraction, Image, Segment } from '../generated/prisma/client.js';
+import type { Extraction, Image, Segment } from '../models.js';
 import type { CatalogueService } from '../services/catalogue.service.js';
 
 /** The per-request loaders. */

@@ -22,7 +22,7 @@
  *   read as an image with nothing in it.
  */
 import { randomUUID } from 'node:crypto';
-import type { ImageStatus } from '../generated/prisma/client.js';
+import type { ImageStatus } from '../models.js';
 import { exportPath } from '../storage/layout.js';
 import { COCO_CATEGORIES, cocoCategory } from '../vision/coco-categories.js';
 import { compressRunLengths, runLengthArea, runLengths } from '../vision/coco-rle.js';
@@ -157,7 +157,7 @@ export class CocoExportService {
   /**
    * The annotations of one image. A mask that cannot be read may belong to a segment replaced or
    * deleted since its page was read (a re-segmentation, deleteImage): the image's segments are
-   * read again and used once more before the export gives up.
+   * read again and used once more before the export gives up (`segcat check` finds lost files).
    */
   private async annotate(image: ExportedImage, segments: ExportedSegment[], minScore: number) {
     const annotations = (found: ExportedSegment[]) =>
@@ -166,7 +166,10 @@ export class CocoExportService {
       return await annotations(segments);
     } catch {
       const [current = []] = await this.deps.catalogue.segmentsOfImages([image.id]);
-      return annotations(current);
+      return annotations(current).catch((error: unknown) => {
+        const reason = error instanceof Error ? error.message : String(error);
+        throw new Error(`cannot export image ${image.id} (${image.filename}): ${reason}; \`segcat check\` finds missing or damaged files`, { cause: error });
+      });
     }
   }
 

@@ -7,17 +7,18 @@
  * first and its owner checked after: a cut-out's row cannot be recorded for a segment that is gone,
  * and then the picture is removed and the request answered NOT_FOUND.
  */
-import type { Extraction, ExtractionBackground, ExtractionFormat, Image, Segment } from '../generated/prisma/client.js';
+import type { Extraction, ExtractionBackground, ExtractionFormat, Image, Segment } from '../models.js';
 import type { ImageReadRepository } from '../db/image-read.repository.js';
 import type { SearchRepository } from '../db/search.repository.js';
 import type { SegmentationRepository } from '../db/segmentation.repository.js';
 import type { FileStore } from '../storage/file-store.js';
 import * as layout from '../storage/layout.js';
 import { InvalidInputError, NotFoundError } from './errors.js';
+import type { LabelVocabulary } from './label-terms.js';
 import type { VisionEngine } from './vision.port.js';
 
-/** How to cut out. */
-export interface CutoutOptions {
+/** How a cut-out looks: its background and file format (the GraphQL enums). */
+export interface ExtractionStyle {
   background: ExtractionBackground;
   format: ExtractionFormat;
 }
@@ -30,6 +31,8 @@ export interface ExtractionDeps {
   segmentations: SegmentationRepository;
   store: FileStore;
   vision: Pick<VisionEngine, 'readMask' | 'extractMany' | 'overlay'>;
+  /** What the search words of `extractSegments` mean. */
+  vocabulary: LabelVocabulary;
 }
 
 /** Makes and records cut-outs. */
@@ -37,7 +40,7 @@ export class ExtractionService {
   constructor(private readonly deps: ExtractionDeps) {}
 
   /** Cuts out one segment (or returns the stored cut-out). */
-  async extractSegment(segmentId: string, options: CutoutOptions): Promise<Extraction> {
+  async extractSegment(segmentId: string, options: ExtractionStyle): Promise<Extraction> {
     const [segment] = await this.deps.search.segmentsByIds([segmentId]);
     if (!segment) throw new NotFoundError('segment', segmentId);
     const image = await this.deps.images.findById(segment.imageId);
@@ -46,19 +49,22 @@ export class ExtractionService {
     return extraction!;
   }
 
-  /** Cuts out every segment of an image matching the labels and score, best score first. */
+  /**
+   * Cuts out every segment of an image of a class the search words `labels` name (any class when
+   * none are given) that scores at least `minScore`, best score first.
+   */
   async extractSegments(
     imageId: string,
     filter: { labels?: string[] | null; minScore: number },
-    options: CutoutOptions,
+    options: ExtractionStyle,
   ): Promise<Extraction[]> {
+    const labels = this.deps.vocabulary.classesOf(filter.labels);
     const image = await this.deps.images.findById(imageId);
     if (!image) throw new NotFoundError('image', imageId);
     if (image.status !== 'DONE') {
       throw new InvalidInputError(`image ${imageId} is ${image.status}; segments can be cut out once it is DONE`);
     }
     const [segments = []] = await this.deps.search.segmentsOfImages([imageId]);
-    const labels = filter.labels && filter.labels.length > 0 ? new Set(filter.labels) : undefined;
     const chosen = segments.filter((s) => s.score >= filter.minScore && (!labels || labels.has(s.label)));
     return this.cutOut(image, chosen, options, () => new NotFoundError('image', imageId));
   }
@@ -102,7 +108,7 @@ export class ExtractionService {
    * made together from one decode of the image. `gone` is the error when a segment disappears
    * meanwhile.
    */
-  private async cutOut(image: Image, segments: Segment[], options: CutoutOptions, gone: () => Error): Promise<Extraction[]> {
+  private async cutOut(image: Image, segments: Segment[], options: ExtractionStyle, gone: () => Error): Promise<Extraction[]> {
     const { segmentations, search, store } = this.deps;
     const results = await Promise.all(
       segments.map(async (segment) => {
@@ -130,7 +136,7 @@ export class ExtractionService {
   }
 
   /** Makes, stores and records cut-outs; `gone` is thrown when a segment's row is gone. */
-  private async make(image: Image, segments: Segment[], options: CutoutOptions, gone: () => Error): Promise<Map<string, Extraction>> {
+  private async make(image: Image, segments: Segment[], options: ExtractionStyle, gone: () => Error): Promise<Map<string, Extraction>> {
     const { segmentations, store, vision } = this.deps;
     const masks = await Promise.all(segments.map((segment) => vision.readMask(store.absolute(segment.maskPath), boxOf(segment))));
     const pictures = await vision.extractMany(store.absolute(image.storagePath), masks, {

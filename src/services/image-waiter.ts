@@ -6,7 +6,7 @@
  * A wait is bounded: it ends early, with the image as it is then, when its time runs out, when its
  * client goes away, or when the waiter is closed at shutdown. No worker may be running at all.
  */
-import type { Image } from '../generated/prisma/client.js';
+import type { Image } from '../models.js';
 
 /** Source of image status changes. */
 export interface ImageEvents {

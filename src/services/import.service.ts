@@ -6,7 +6,7 @@
 import path from 'node:path';
 import { newBatch, type BatchRef } from '../db/batch.repository.js';
 import type { ImageReadRepository } from '../db/image-read.repository.js';
-import type { Image } from '../generated/prisma/client.js';
+import type { Image } from '../models.js';
 import { hashFile, readFileStream, readHead, walkFiles } from '../storage/local-files.js';
 import { sniffImageFormat, SNIFF_BYTES } from '../vision/formats.js';
 import { InvalidInputError, PayloadTooLargeError } from './errors.js';

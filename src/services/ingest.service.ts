@@ -12,7 +12,7 @@
  */
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
-import type { Image } from '../generated/prisma/client.js';
+import type { Image } from '../models.js';
 import { newBatch, type BatchRef, type BatchRepository } from '../db/batch.repository.js';
 import type { ImageReadRepository } from '../db/image-read.repository.js';
 import type { ContentRecords, ImageWriteRepository } from '../db/image-write.repository.js';
@@ -22,7 +22,7 @@ import * as layout from '../storage/layout.js';
 import { excessJpegMetadata, JPEG_METADATA_HEAD_BYTES, MAX_JPEG_METADATA_BYTES } from '../vision/formats.js';
 import { InvalidInputError, NotFoundError, PayloadTooLargeError } from './errors.js';
 import { isSettled, type ImageWaiter } from './image-waiter.js';
-import { ImageRejectedError, type ImageFacts, type VisionEngine } from './vision.port.js';
+import { ImageRejectedError, type ImageInfo, type VisionEngine } from './vision.port.js';
 
 /** An image sent by a client. */
 export interface IncomingFile {
@@ -262,7 +262,7 @@ export class IngestService {
 interface Received {
   filename: string;
   temp: TempFile;
-  facts?: ImageFacts;
+  facts?: ImageInfo;
   /** WebP thumbnail made while checking the file. */
   thumbnail?: Buffer;
 }

@@ -19,6 +19,7 @@ import { ExtractionService } from './extraction.service.js';
 import { createImageWaiter, type ImageEvents, type ImageWaiter } from './image-waiter.js';
 import { ImportService } from './import.service.js';
 import { IngestService } from './ingest.service.js';
+import { LabelVocabulary } from './label-terms.js';
 import { MaintenanceService } from './maintenance.service.js';
 import { SegmentationService } from './segmentation.service.js';
 import type { VisionRegistry } from '../vision/vision-engine.js';
@@ -79,8 +80,9 @@ export function createServices(deps: ServiceDeps): Services {
     uploadWaitMs: deps.uploadWaitMs,
   });
   const queue = new QueueService({ images, imageWrites, batches, models });
-  const extraction = new ExtractionService({ images, search, segmentations, store, vision });
-  const catalogue = new CatalogueService({ search, images, knownLabels: vision.model.classNames, events: deps.events });
+  const vocabulary = new LabelVocabulary(vision.model.classNames);
+  const extraction = new ExtractionService({ images, search, segmentations, store, vision, vocabulary });
+  const catalogue = new CatalogueService({ search, images, vocabulary, events: deps.events });
   return {
     waiter,
     catalogue,

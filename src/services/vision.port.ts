@@ -2,27 +2,14 @@
  * What the catalogue services need from the vision module. src/vision/vision-engine.ts implements
  * it over the real model and sharp; services receive it, so they never import either.
  */
+import type { EncodedImage, ImageInfo } from '../vision/raster.js';
 import type { BoxMask, DetectedSegment, ModelInfo, SegmentationResult } from '../vision/types.js';
+
+export type { EncodedImage, ImageInfo };
 
 /** The file is not a supported image, is corrupt, or is too large to decode; the message says which. */
 export class ImageRejectedError extends Error {
   override name = 'ImageRejectedError';
-}
-
-/** Facts read from an image's header and a trial decode. */
-export interface ImageFacts {
-  format: string;
-  mimeType: string;
-  /** After EXIF orientation. */
-  width: number;
-  height: number;
-}
-
-/** Encoded picture with its size. */
-export interface EncodedPicture {
-  data: Buffer;
-  width: number;
-  height: number;
 }
 
 /** The vision operations the catalogue uses. */
@@ -33,7 +20,7 @@ export interface VisionEngine {
    * Checks that a file is a supported raster image within the pixel limit (throws
    * ImageRejectedError) and makes its thumbnail, from the same decode.
    */
-  acceptImage(file: string): Promise<{ facts: ImageFacts; thumbnail: EncodedPicture }>;
+  acceptImage(file: string): Promise<{ facts: ImageInfo; thumbnail: EncodedImage }>;
   /** Runs the model on an image file. */
   segment(file: string): Promise<SegmentationResult>;
   /** Image-sized, single-channel, white-on-black PNG of one mask. */
@@ -51,9 +38,9 @@ export interface VisionEngine {
     imageFile: string,
     masks: BoxMask[],
     options: { background: 'transparent' | 'white'; format: 'png' | 'webp' },
-  ): Promise<EncodedPicture[]>;
+  ): Promise<EncodedImage[]>;
   /** WebP thumbnail about 320 px on its long side. */
-  thumbnail(imageFile: string): Promise<EncodedPicture>;
+  thumbnail(imageFile: string): Promise<EncodedImage>;
   /** JPEG of the image with each segment tinted, outlined and labelled. */
   overlay(imageFile: string, segments: { label: string; score: number; mask: BoxMask }[]): Promise<Buffer>;
 }

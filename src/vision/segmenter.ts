@@ -11,14 +11,7 @@ import { findModel, ModelError, PULL_HINT, readManifest, readModelBytes } from '
 import { openOnnxModel, type OnnxSegmentationModel } from './onnx-session.js';
 import { decodeSegments } from './postprocess.js';
 import { decodeLetterboxed, type ImageInput } from './raster.js';
-import type { ModelInfo, SegmentationResult, SegmentOptions } from './types.js';
-
-/** Defaults of SegmentOptions. */
-export const SEGMENT_DEFAULTS: Readonly<Required<SegmentOptions>> = Object.freeze({
-  minScore: 0.25,
-  maxDetections: 100,
-  iouThreshold: 0.6,
-});
+import { SEGMENT_DEFAULTS, type ModelInfo, type SegmentationResult, type SegmentOptions } from './types.js';
 
 /** A loaded model that segments images. */
 export interface Segmenter {
@@ -64,7 +57,7 @@ function wrapModel(model: OnnxSegmentationModel, name: string, options: LoadSegm
     inputHeight: model.inputHeight,
     classNames: Object.freeze([...model.classNames]),
   });
-  const maxPixels = options.maxPixels ?? 50_000_000;
+  const maxPixels = options.maxPixels ?? SEGMENT_DEFAULTS.maxPixels;
   let queue: Promise<unknown> = Promise.resolve();
   return {
     info,

@@ -7,6 +7,17 @@
  * - Background: the pixels no DetectedSegment covers.
  */
 
+/**
+ * Defaults of segmentation: SegmentOptions, and the largest image decoded. SEGCAT_MIN_SCORE,
+ * SEGCAT_MAX_DETECTIONS and MAX_IMAGE_PIXELS (src/config.ts) default to these.
+ */
+export const SEGMENT_DEFAULTS = Object.freeze({
+  minScore: 0.25,
+  maxDetections: 100,
+  iouThreshold: 0.6,
+  maxPixels: 50_000_000,
+});
+
 /** A rectangle in original-image pixels; x/y are the top-left corner. */
 export interface Box {
   x: number;

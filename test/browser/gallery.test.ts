@@ -1,6 +1,7 @@
 /**
  * The web gallery in a real browser against a real server, model and database: upload two photos
- * through the page, search by object, open one, cut an object out and download it.
+ * through the page, search by object, open one, cut an object out and download it; then two more,
+ * searched by category and everyday words.
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -146,5 +147,57 @@ describe('web gallery', () => {
     expect(afters.length).toBeGreaterThanOrEqual(2);
     expect(afters[0]).toBeNull();
     expect(afters.slice(1).every((after) => typeof after === 'string')).toBe(true);
+    await page.unroute(`${server.url}/graphql`);
+  });
+
+  describe('everyday words', () => {
+    const search = () => page.getByRole('combobox', { name: 'Search by object' });
+    const shown = () => page.locator('#grid img').evaluateAll((images) => images.map((image) => image.getAttribute('alt')).sort());
+    const chips = () => page.locator('#chips .chip > span').allTextContents();
+
+    /** Types a word into a fresh gallery and presses Enter; resolves once the results say `status`. */
+    async function searchFor(word: string, status: RegExp): Promise<void> {
+      await page.goto(server.url);
+      await search().fill(word);
+      await search().press('Enter');
+      await page.waitForFunction((pattern) => new RegExp(pattern).test(document.querySelector('#results-status')?.textContent ?? ''), status.source);
+    }
+
+    it('suggests "animal" as a category with its image count, and finds every animal photo', async () => {
+      await page.setViewportSize({ width: 1280, height: 900 });
+      await page.goto(server.url);
+      await page.locator('#file-input').setInputFiles([path.join(IMAGES_DIR, 'horses.jpg'), path.join(IMAGES_DIR, 'person.jpg')]);
+      await page.waitForFunction(() => document.querySelectorAll('.queue-item[data-state=done]').length === 2, null, { timeout: 90_000 });
+      await search().fill('anim');
+      // The facets catch up with the uploads: dog, bird, horses and person's dog and horse.
+      await page.waitForFunction(() => document.querySelector('#suggestions [role=option]')?.textContent === 'animal (category)4 images');
+      await shot('category-suggestion');
+      await searchFor('animal', /^4 images with animal/);
+      await expect(shown()).resolves.toEqual(['dog.jpg', 'eagle.jpg', 'horses.jpg', 'person.jpg']);
+      await expect(chips()).resolves.toEqual(['animal']);
+    });
+
+    it('reads "birds" as bird and "people" as person', async () => {
+      await searchFor('birds', /^1 image with bird /);
+      await expect(shown()).resolves.toEqual(['eagle.jpg']);
+      await expect(chips()).resolves.toEqual(['bird']);
+      expect(new URL(page.url()).searchParams.get('q')).toBe('bird');
+      await searchFor('People', /^1 image with person /);
+      await expect(shown()).resolves.toEqual(['person.jpg']);
+    });
+
+    it('reads "sofa" as couch, which no photo holds, without an error', async () => {
+      // What is checked: the server named the word couch (the chip), and the search for it ran
+      // and found nothing. No fixture photo has a couch, so no photo can be shown for it.
+      await searchFor('sofa', /^No image contains couch/);
+      await expect(chips()).resolves.toEqual(['couch']);
+      await expect(page.locator('#grid img').count()).resolves.toBe(0);
+      await expect(page.locator('#results-status').getAttribute('data-state')).resolves.toBe('empty');
+    });
+
+    it('says what a mistyped word could mean', async () => {
+      await searchFor('hrose', /did you mean horse\?/);
+      await expect(page.locator('#results-status').textContent()).resolves.toBe('Unknown class "hrose": did you mean horse?');
+    });
   });
 });

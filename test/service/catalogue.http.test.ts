@@ -3,7 +3,7 @@
  * model into a real PostgreSQL, then searched, paged, cut out and served.
  */
 import sharp from 'sharp';
-import { photo, startTestServer, type TestServer } from '../support/server.js';
+import { photo, startTestServer, uploadPhotos, type TestServer } from '../support/server.js';
 
 const PHOTOS = ['dog.jpg', 'eagle.jpg', 'giraffe.jpg', 'horses.jpg', 'kite.jpg', 'person.jpg', 'scream.jpg'];
 
@@ -18,16 +18,11 @@ const SEARCH = `query($labels: [String!], $match: LabelMatch, $first: Int, $afte
 }`;
 
 let server: TestServer;
-const ids = new Map<string, string>();
+let ids: Map<string, string>;
 
 beforeAll(async () => {
   server = await startTestServer();
-  for (const name of PHOTOS) {
-    const response = await server.upload(UPLOAD, [{ variable: 'file', name, data: await photo(name) }]);
-    expect(response.errors).toBeUndefined();
-    expect(response.data.uploadImage.image.status).toBe('DONE');
-    ids.set(name, response.data.uploadImage.image.id);
-  }
+  ids = await uploadPhotos(server, PHOTOS);
 });
 
 afterAll(async () => {

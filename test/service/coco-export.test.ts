@@ -5,10 +5,11 @@
  * every mask must be the mask PNG on disk pixel for pixel, inside its box, with its pixel count
  * as area. Both keys are set, so the mutation and the file's URL are checked for access too.
  */
-import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
+import { DEFAULT_MIN_SCORE } from '../../src/services/catalogue.service.js';
 import { runSegcat } from '../support/cli.js';
 import { readMask } from '../support/coco-rle-reader.js';
 import { photo, startTestServer, type TestServer } from '../support/server.js';
@@ -150,10 +151,10 @@ describe('exportCoco', () => {
     }
   });
 
-  it('has, for each image, every segment scoring at least 0.5: class, score and box as the API gives them', async () => {
+  it('has, for each image, every segment scoring at least the default minScore: class, score and box as the API gives them', async () => {
     const categoryName = new Map(coco.categories.map((category) => [category.id, category.name]));
     for (const image of coco.images) {
-      const expected = (await segmentsOf(image.segcat_id)).filter((segment) => segment.score >= 0.5);
+      const expected = (await segmentsOf(image.segcat_id)).filter((segment) => segment.score >= DEFAULT_MIN_SCORE);
       const exported = coco.annotations.filter((annotation) => annotation.image_id === image.id);
       expect(exported.map((annotation) => annotation.segcat_id).sort()).toEqual(expected.map((segment) => segment.id).sort());
       for (const annotation of exported) {
@@ -211,7 +212,7 @@ describe('exportCoco with a filter', () => {
     const dog = coco.categories.find((category) => category.name === 'dog')!.id;
     for (const image of coco.images) {
       const annotations = coco.annotations.filter((annotation) => annotation.image_id === image.id);
-      expect(annotations.some((annotation) => annotation.category_id === dog && annotation.score >= 0.5)).toBe(true);
+      expect(annotations.some((annotation) => annotation.category_id === dog && annotation.score >= DEFAULT_MIN_SCORE)).toBe(true);
     }
     // person.jpg has a person and a horse beside its dog: they are exported with it.
     expect(new Set(coco.annotations.map((annotation) => annotation.category_id)).size).toBeGreaterThan(1);
@@ -283,5 +284,25 @@ describe('segcat export', () => {
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(/unknown class "unicorn"/);
     expect(await readdir(work)).toEqual(['dogs.json']);
+  });
+
+  it('stops at a lost mask file, says how to find such files, and writes nothing', async () => {
+    const search = await server.graphql('{ images(filter: { labels: ["bird"] }) { edges { node { id } } } }', {}, read);
+    const [bird] = (await segmentsOf(search.data.images.edges[0].node.id)).filter((segment) => segment.label === 'bird');
+    const mask = path.join(server.dataDir, bird!.maskPath);
+    await rename(mask, `${mask}.lost`);
+    try {
+      const out = path.join(work, 'birds.json');
+      const run = await runSegcat(['export', '--format', 'coco', out, '--labels', 'bird'], env());
+      expect(run.code).toBe(1);
+      expect(run.stderr).toMatch(/cannot export image .* \(eagle\.jpg\): .*`segcat check` finds missing or damaged files/);
+      expect(await readdir(work)).toEqual(['dogs.json']);
+      const exports = await readdir(path.join(server.dataDir, 'exports'));
+      const response = await server.graphql(EXPORT, { filter: { labels: ['bird'] } }, write);
+      expect(response.errors?.[0]?.extensions?.code).toBe('INTERNAL_SERVER_ERROR');
+      expect(await readdir(path.join(server.dataDir, 'exports'))).toEqual(exports);
+    } finally {
+      await rename(`${mask}.lost`, mask);
+    }
   });
 });

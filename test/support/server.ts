@@ -116,6 +116,26 @@ export async function waitForSettled(server: TestServer, id: string): Promise<st
   }
 }
 
+/**
+ * Uploads fixture photos one by one, each waited for; resolves to their ids by file name. Throws
+ * unless every one is segmented (DONE).
+ */
+export async function uploadPhotos(server: TestServer, names: readonly string[], headers?: Record<string, string>): Promise<Map<string, string>> {
+  const ids = new Map<string, string>();
+  for (const name of names) {
+    const response = await server.upload(
+      'mutation($file: Upload!) { uploadImage(input: { file: $file }) { image { id status error } } }',
+      [{ variable: 'file', name, data: await photo(name) }],
+      {},
+      headers,
+    );
+    const image = response.data?.uploadImage.image;
+    if (image?.status !== 'DONE') throw new Error(`${name} was not segmented: ${JSON.stringify(response.errors ?? image)}`);
+    ids.set(name, image.id);
+  }
+  return ids;
+}
+
 /** Reads a photo from test/fixtures/images, e.g. photo('dog.jpg'). */
 export function photo(name: string): Promise<Buffer> {
   return readFile(path.join(IMAGES_DIR, name));

@@ -6,6 +6,7 @@ import {
   searchFromQuery,
   searchToQuery,
   suggestLabels,
+  suggestionsFrom,
   type LabelCount,
 } from '../../web/src/search-terms.js';
 
@@ -30,6 +31,23 @@ describe('gallery search terms', () => {
     expect(suggestLabels(facets, 'zebra', [])).toEqual([]);
   });
 
+  it('suggests categories among classes by image count, person once, as the class', () => {
+    const categories = [
+      { category: 'person', imageCount: 9 },
+      { category: 'animal', imageCount: 5 },
+      { category: 'food', imageCount: 2 },
+    ];
+    expect(suggestionsFrom(facets, categories)).toEqual([
+      { label: 'person', imageCount: 9, category: false },
+      { label: 'animal', imageCount: 5, category: true },
+      { label: 'dog', imageCount: 4, category: false },
+      { label: 'hot dog', imageCount: 2, category: false },
+      { label: 'food', imageCount: 2, category: true },
+      { label: 'dining table', imageCount: 1, category: false },
+    ]);
+    expect(suggestLabels(suggestionsFrom(facets, categories), 'an', []).map((s) => s.label)).toEqual(['animal']);
+  });
+
   it('round-trips a search through the URL and falls back to defaults on nonsense', () => {
     const search = { labels: ['dog', 'dining table'], match: 'ANY' as const, minScore: 0.7 };
     expect(searchFromQuery(searchToQuery(search))).toEqual(search);
@@ -41,7 +59,8 @@ describe('gallery search terms', () => {
   it('keeps scores on the slider grid', () => {
     expect(clampScore(0.537)).toBe(0.55);
     expect(clampScore(-1)).toBe(0);
-    expect(clampScore(Number.NaN)).toBe(0.5);
+    // Unreadable scores fall back to the search default (0.3, README "Measuring quality").
+    expect(clampScore(Number.NaN)).toBe(0.3);
   });
 
   it('says what the grid shows, including when nothing matches', () => {

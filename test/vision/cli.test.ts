@@ -1,5 +1,3 @@
-import { jest } from '@jest/globals';
-import { Command } from 'commander';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,30 +9,12 @@ import { loadConfig, PACKAGE_ROOT } from '../../src/config.js';
 import { parseMaskFilename } from '../../src/vision/mask-filename.js';
 import { ModelError } from '../../src/vision/model-store.js';
 import { createSegmenter } from '../../src/vision/segmenter.js';
-import { runSegcat } from '../support/cli.js';
+import { runCommands, runSegcat } from '../support/cli.js';
 import { photo } from '../support/vision.js';
 
 /** Runs the vision commands as `npx segcat ...` would, capturing output and the exit code. */
-async function run(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const program = new Command('segcat').exitOverride().configureOutput({ writeOut: () => {}, writeErr: () => {} });
-  registerExtractCommand(program);
-  registerModelsCommand(program);
-  registerSegmentCommand(program);
-  let stdout = '';
-  let stderr = '';
-  const out = jest.spyOn(process.stdout, 'write').mockImplementation((chunk) => { stdout += String(chunk); return true; });
-  const err = jest.spyOn(process.stderr, 'write').mockImplementation((chunk) => { stderr += String(chunk); return true; });
-  process.exitCode = undefined;
-  try {
-    await program.parseAsync(['node', 'segcat', ...args]);
-    return { code: typeof process.exitCode === 'number' ? process.exitCode : 0, stdout, stderr };
-  } catch (error) {
-    return { code: 1, stdout, stderr: stderr + (error instanceof Error ? error.message : String(error)) };
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-    process.exitCode = undefined;
-  }
+function run(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return runCommands([registerExtractCommand, registerModelsCommand, registerSegmentCommand], args);
 }
 
 describe('segcat segment and extract', () => {

@@ -3,8 +3,6 @@
  * photos with human-drawn masks, kept beside the project, never in it). Skipped when that folder
  * is absent, so the repository's tests pass without it.
  */
-import { jest } from '@jest/globals';
-import { Command } from 'commander';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -12,29 +10,14 @@ import path from 'node:path';
 import { registerEvaluateCommand } from '../../src/cli/evaluate.command.js';
 import { PACKAGE_ROOT } from '../../src/config.js';
 import type { ModelEvaluation } from '../../src/vision/model-evaluation.js';
+import { runCommands } from '../support/cli.js';
 
 const COCO_MINI = path.join(PACKAGE_ROOT, '..', 'shared', 'coco-mini');
 const present = existsSync(path.join(COCO_MINI, 'instances.json'));
 
 /** Runs `segcat evaluate <args>` in this process, capturing output and the exit code. */
-async function evaluate(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const program = new Command('segcat').exitOverride().configureOutput({ writeOut: () => {}, writeErr: () => {} });
-  registerEvaluateCommand(program);
-  let stdout = '';
-  let stderr = '';
-  const out = jest.spyOn(process.stdout, 'write').mockImplementation((chunk) => { stdout += String(chunk); return true; });
-  const err = jest.spyOn(process.stderr, 'write').mockImplementation((chunk) => { stderr += String(chunk); return true; });
-  process.exitCode = undefined;
-  try {
-    await program.parseAsync(['node', 'segcat', 'evaluate', ...args]);
-    return { code: typeof process.exitCode === 'number' ? process.exitCode : 0, stdout, stderr };
-  } catch (error) {
-    return { code: 1, stdout, stderr: stderr + (error instanceof Error ? error.message : String(error)) };
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-    process.exitCode = undefined;
-  }
+function evaluate(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return runCommands([registerEvaluateCommand], ['evaluate', ...args]);
 }
 
 (present ? describe : describe.skip)(`segcat evaluate on coco-mini photos${present ? '' : ' (skipped: ../shared/coco-mini is absent)'}`, () => {

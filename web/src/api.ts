@@ -2,7 +2,7 @@
  * The gallery's only way to the server: GraphQL over fetch, and uploads as GraphQL multipart
  * requests over XMLHttpRequest (fetch cannot report upload progress).
  */
-import type { LabelCount, SearchState } from './search-terms.js';
+import { suggestionsFrom, type CategoryCount, type LabelCount, type SearchState, type Suggestion } from './search-terms.js';
 
 /** Where an image is in its life. */
 export type ImageStatus = 'PENDING' | 'PROCESSING' | 'DONE' | 'FAILED';
@@ -134,13 +134,24 @@ export async function searchImages(search: SearchState, after: string | null, fi
   return { images: edges.map((edge) => edge.node), totalCount, ...pageInfo };
 }
 
-/** Class facets with counts, most frequent first. */
-export async function fetchLabels(minScore: number): Promise<LabelCount[]> {
-  const data = await graphql<{ labels: LabelCount[] }>(
-    'query Facets($minScore: Float) { labels(minScore: $minScore) { label imageCount segmentCount } }',
+/** Classes and categories with their image counts at a minimum score, most frequent first. */
+export async function fetchSuggestions(minScore: number): Promise<Suggestion[]> {
+  const data = await graphql<{ labels: LabelCount[]; categories: CategoryCount[] }>(
+    `query Facets($minScore: Float) {
+      labels(minScore: $minScore) { label imageCount segmentCount }
+      categories(minScore: $minScore) { category imageCount }
+    }`,
     { minScore },
   );
-  return data.labels;
+  return suggestionsFrom(data.labels, data.categories);
+}
+
+/** The class or category a typed word names, as the server reads it: "birds" is bird, "sofa" couch. */
+export async function nameOfWord(word: string): Promise<string> {
+  const data = await graphql<{ labelTerms: { name: string }[] }>('query Word($terms: [String!]!) { labelTerms(terms: $terms) { name } }', {
+    terms: [word],
+  });
+  return data.labelTerms[0]?.name ?? word;
 }
 
 /** One image with its segments, best score first; null when it was deleted. */

@@ -2,7 +2,7 @@
  * The gallery's entry point: wires the search form, the grid, the detail dialog and the uploads
  * together, and keeps the search in the URL so it can be bookmarked and Back undoes it.
  */
-import { fetchLabels, setApiKey, type ApiError } from './api.js';
+import { fetchSuggestions, nameOfWord, setApiKey, type ApiError } from './api.js';
 import { DetailView } from './detail-view.js';
 import { required } from './dom.js';
 import { ResultsGrid } from './results-grid.js';
@@ -33,17 +33,17 @@ function onApiError(error: ApiError): void {
 
 const detail = new DetailView(onApiError);
 const grid = new ResultsGrid((image, trigger) => void detail.open(image, trigger), onApiError);
-const bar = new SearchBar(search, (next) => {
+const bar = new SearchBar(search, nameOfWord, (next) => {
   search = next;
   history.pushState(null, '', searchToQuery(next) || location.pathname);
   void grid.show(next);
   void refreshFacets(next);
 });
 
-/** Suggestions count classes at the current minimum score, so counts match what a search finds. */
+/** Suggestions count classes and categories at the current minimum score, so counts match what a search finds. */
 async function refreshFacets(state: SearchState): Promise<void> {
   try {
-    bar.setFacets(await fetchLabels(state.minScore));
+    bar.setFacets(await fetchSuggestions(state.minScore));
   } catch {
     // Without facets the field still searches whatever is typed; the grid reports server errors.
   }

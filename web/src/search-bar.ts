@@ -1,15 +1,15 @@
 /**
- * The search form: chosen classes as chips, a combobox suggesting facets with counts, ALL/ANY and
- * the score slider. It owns no data fetching; it reports every change of the search.
+ * The search form: chosen classes and categories as chips, a combobox suggesting them with counts,
+ * ALL/ANY and the score slider. It owns no data fetching; it reports every change of the search.
  */
 import { h, required } from './dom.js';
-import { addLabel, clampScore, formatPercent, suggestLabels, type LabelCount, type SearchState } from './search-terms.js';
+import { addLabel, clampScore, formatPercent, normaliseLabel, suggestLabels, type SearchState, type Suggestion } from './search-terms.js';
 
 /** The search form, wired to the page's markup. */
 export class SearchBar {
   private state: SearchState;
-  private facets: LabelCount[] = [];
-  private options: LabelCount[] = [];
+  private facets: Suggestion[] = [];
+  private options: Suggestion[] = [];
   /** Index of the suggestion the arrow keys point at, -1 for none. */
   private active = -1;
   private readonly input = required<HTMLInputElement>('#search-input');
@@ -20,6 +20,8 @@ export class SearchBar {
 
   constructor(
     initial: SearchState,
+    /** The class or category a typed word names ("birds": bird); rejects when it names none. */
+    private readonly nameOf: (word: string) => Promise<string>,
     private readonly onChange: (state: SearchState) => void,
   ) {
     this.state = initial;
@@ -38,8 +40,8 @@ export class SearchBar {
     this.render();
   }
 
-  /** Replaces the classes offered as suggestions. */
-  setFacets(facets: LabelCount[]): void {
+  /** Replaces the classes and categories offered as suggestions. */
+  setFacets(facets: Suggestion[]): void {
     this.facets = facets;
     if (!this.listbox.hidden) this.openSuggestions();
   }
@@ -65,8 +67,8 @@ export class SearchBar {
       this.highlight(this.options.length === 0 ? -1 : (this.active + step + this.options.length) % this.options.length);
     } else if (event.key === 'Enter') {
       event.preventDefault();
-      const picked = open && this.active >= 0 ? this.options[this.active]!.label : this.input.value;
-      this.choose(picked);
+      if (open && this.active >= 0) this.choose(this.options[this.active]!.label);
+      else void this.chooseTyped(this.input.value);
     } else if (event.key === 'Escape' && open) {
       event.preventDefault();
       this.closeSuggestions();
@@ -75,7 +77,18 @@ export class SearchBar {
     }
   }
 
-  /** Adds a class and searches; Enter on an empty field searches again with the current classes. */
+  /**
+   * Adds what a typed word names ("birds": bird, "sofa": couch) and searches. A word that names
+   * nothing is searched as typed, so the results say why and what was meant.
+   */
+  private async chooseTyped(text: string): Promise<void> {
+    const word = normaliseLabel(text);
+    if (word === '' || this.state.labels.includes(word)) return this.choose(word);
+    this.input.value = '';
+    this.choose(await this.nameOf(word).catch(() => word));
+  }
+
+  /** Adds a class or category and searches; Enter on an empty field searches again with the current ones. */
   private choose(text: string): void {
     this.input.value = '';
     this.closeSuggestions();
@@ -99,7 +112,7 @@ export class SearchBar {
               this.choose(facet.label);
             }) as EventListener,
           },
-          h('span', { className: 'suggestion-label', text: facet.label }),
+          h('span', { className: 'suggestion-label', text: facet.label }, facet.category && h('span', { className: 'kind', text: ' (category)' })),
           h('span', { className: 'count', text: `${facet.imageCount} ${facet.imageCount === 1 ? 'image' : 'images'}` }),
         ),
       ),

@@ -1,6 +1,7 @@
 /**
- * Pure rules of the search field: what a typed class is, which facets to suggest, and how a search
- * is written to and read from the page URL (so a search can be bookmarked and Back works).
+ * Pure rules of the search field: what a typed class is, which classes and categories to suggest,
+ * and how a search is written to and read from the page URL (so a search can be bookmarked and
+ * Back works). What a typed word means ("birds", "sofa") is the server's to say (`labelTerms`).
  */
 
 /** A class and how often it occurs, as the `labels` query returns it. */
@@ -8,6 +9,19 @@ export interface LabelCount {
   label: string;
   imageCount: number;
   segmentCount: number;
+}
+
+/** A COCO supercategory and how many images hold any of its classes, as the `categories` query returns it. */
+export interface CategoryCount {
+  category: string;
+  imageCount: number;
+}
+
+/** What the field suggests: a class, or a category standing for all its classes. */
+export interface Suggestion {
+  label: string;
+  imageCount: number;
+  category: boolean;
 }
 
 /** Whether an image needs every chosen class or any one of them. */
@@ -21,7 +35,7 @@ export interface SearchState {
 }
 
 /** The search the page opens with: every image, newest first. */
-export const EMPTY_SEARCH: SearchState = Object.freeze({ labels: [], match: 'ALL', minScore: 0.5 }) as SearchState;
+export const EMPTY_SEARCH: SearchState = Object.freeze({ labels: [], match: 'ALL', minScore: 0.3 }) as SearchState;
 
 /** COCO names are lower case with single spaces ("dining table"); people type them otherwise. */
 export function normaliseLabel(text: string): string {
@@ -35,10 +49,23 @@ export function addLabel(chosen: readonly string[], text: string): string[] {
 }
 
 /**
- * Facets worth suggesting for what has been typed: classes starting with it first, then classes
- * containing it, each group in the server's order (most frequent first); chosen ones are left out.
+ * Classes and categories as one list, most images first (a class before a category on a tie). A
+ * category named like its only class (person) is left to the class.
  */
-export function suggestLabels(facets: readonly LabelCount[], typed: string, chosen: readonly string[], limit = 8): LabelCount[] {
+export function suggestionsFrom(labels: readonly LabelCount[], categories: readonly CategoryCount[]): Suggestion[] {
+  const classes = labels.map(({ label, imageCount }) => ({ label, imageCount, category: false }));
+  const names = new Set(labels.map((facet) => facet.label));
+  const groups = categories
+    .filter((facet) => !names.has(facet.category))
+    .map(({ category, imageCount }) => ({ label: category, imageCount, category: true }));
+  return [...classes, ...groups].sort((a, b) => b.imageCount - a.imageCount);
+}
+
+/**
+ * Facets worth suggesting for what has been typed: those starting with it first, then those
+ * containing it, each group in the given order (most frequent first); chosen ones are left out.
+ */
+export function suggestLabels<T extends { label: string }>(facets: readonly T[], typed: string, chosen: readonly string[], limit = 8): T[] {
   const query = normaliseLabel(typed);
   const open = facets.filter((facet) => !chosen.includes(facet.label));
   if (query === '') return open.slice(0, limit);

@@ -1,6 +1,6 @@
 import type { FileUpload } from '../upload.js';
 import type { MutationResolvers } from '../../generated/graphql.js';
-import { checkId } from '../../services/catalogue.service.js';
+import { checkId, DEFAULT_MIN_SCORE } from '../../services/catalogue.service.js';
 import { InvalidInputError } from '../../services/errors.js';
 import type { IncomingFile } from '../../services/ingest.service.js';
 
@@ -24,7 +24,7 @@ export const Mutation: MutationResolvers = {
   extractSegments: async (_, { input }, { services }) => ({
     extractions: await services.extraction.extractSegments(
       checkId(input.imageId),
-      { labels: input.labels, minScore: input.minScore ?? 0.5 },
+      { labels: input.labels, minScore: input.minScore ?? DEFAULT_MIN_SCORE },
       { background: input.background ?? 'TRANSPARENT', format: input.format ?? 'PNG' },
     ),
   }),

@@ -9,4 +9,6 @@ export const Query: QueryResolvers = {
   segments: (_, { filter, first, after }, { services }) =>
     services.catalogue.findSegments({ ...filter, first, after }),
   labels: (_, { minScore }, { services }) => services.catalogue.labels(minScore),
+  categories: (_, { minScore }, { services }) => services.catalogue.categories(minScore),
+  labelTerms: (_, { terms }, { services }) => services.catalogue.labelTerms(terms),
 };
