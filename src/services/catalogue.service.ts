@@ -65,8 +65,6 @@ export const MAX_SEGMENT_PAGE = 200;
  * than 0.5, and stays 95% right (README, "Measuring quality").
  */
 export const DEFAULT_MIN_SCORE = 0.3;
-/** Score above which a class counts among an image's `labels`. */
-export const IMAGE_LABEL_MIN_SCORE = 0.5;
 /** Distinct minScores whose facet counts are kept. */
 const MAX_CACHED_FACETS = 16;
 
@@ -184,9 +182,9 @@ export class CatalogueService {
     return this.search.segmentsOfImages(imageIds);
   }
 
-  /** Each image's classes scoring at least IMAGE_LABEL_MIN_SCORE, most confident first. */
+  /** Each image's classes scoring at least DEFAULT_MIN_SCORE, most confident first: what a search finds it by. */
   async labelsOfImages(imageIds: readonly string[]): Promise<string[][]> {
-    return this.search.labelsOfImages(imageIds, IMAGE_LABEL_MIN_SCORE);
+    return this.search.labelsOfImages(imageIds, DEFAULT_MIN_SCORE);
   }
 
   /** Cut-outs of each segment, oldest first. */
