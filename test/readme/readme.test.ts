@@ -19,7 +19,7 @@ import { Kind, parse, type OperationDefinitionNode } from 'graphql';
 import sharp from 'sharp';
 import { PACKAGE_ROOT } from '../../src/config.js';
 import { IMAGES_DIR, photo, startTestServer, type TestServer } from '../support/server.js';
-import { matchesShown, readmeBlocks, shellCommands, type ReadmeBlock } from './readme-blocks.js';
+import { matchesShown, readmeBlocks, RUNNABLE, shellCommands, type ReadmeBlock } from './readme-blocks.js';
 
 const run = promisify(execFile);
 const README = path.join(PACKAGE_ROOT, 'README.md');
@@ -51,11 +51,11 @@ afterAll(async () => {
   if (work) await rm(work, { recursive: true, force: true });
 });
 
-const blocks = readmeBlocks(README).filter((block) => ['sh', 'graphql', 'js', 'python'].includes(block.lang));
+const blocks = readmeBlocks(README).filter((block) => RUNNABLE.has(block.lang));
 
 it('finds the examples the README is known to have', () => {
   const langs = blocks.map((block) => block.lang);
-  for (const lang of ['sh', 'graphql', 'js', 'python']) expect(langs).toContain(lang);
+  for (const lang of RUNNABLE) expect(langs).toContain(lang);
   expect(blocks.filter((block) => block.output).length).toBeGreaterThanOrEqual(5);
 });
 
