@@ -13,6 +13,7 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
@@ -65,8 +66,8 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   const dataDir = path.resolve(options.dataDir);
   const pgData = path.join(dataDir, 'postgres');
   const ownerFile = path.join(dataDir, 'postgres.owner');
-  const binaries = await loadBinaries();
   const runAs = await postgresUser();
+  const binaries = await runnableBy(await loadBinaries(), runAs);
 
   await fs.mkdir(dataDir, { recursive: true });
   await takeOverDataDir(pgData, ownerFile, logger);
@@ -184,9 +185,7 @@ async function initialise(binaries: Binaries, pgData: string, password: string, 
  */
 async function makeReachable(pgData: string, uid: number, gid: number): Promise<void> {
   const dataDir = path.dirname(pgData);
-  for (let dir = dataDir; dir !== path.dirname(dir); dir = path.dirname(dir)) {
-    const stat = await fs.stat(dir);
-    if (stat.uid === uid || (stat.mode & 0o001) !== 0) continue;
+  for (const dir of await unsearchableAbove(dataDir, uid)) {
     if (dir === dataDir) {
       await fs.chown(dir, uid, gid);
       continue;
@@ -196,6 +195,40 @@ async function makeReachable(pgData: string, uid: number, gid: number): Promise<
         'chmod o+x it or choose another DATA_DIR',
     );
   }
+}
+
+/** The directories from `dir` up to `/` that user `uid` may not search, nearest first. */
+async function unsearchableAbove(dir: string, uid: number): Promise<string[]> {
+  const blocked: string[] = [];
+  for (let current = dir; current !== path.dirname(current); current = path.dirname(current)) {
+    const stat = await fs.stat(current);
+    if (stat.uid !== uid && (stat.mode & 0o001) === 0) blocked.push(current);
+  }
+  return blocked;
+}
+
+/**
+ * The binaries as the server's user can run them. As root, PostgreSQL runs as `postgres`, which
+ * cannot run binaries inside a private folder (a project cloned under `mktemp -d`, a 0700 home):
+ * then the package's native/ folder is copied once to the system temp folder and run from there.
+ */
+async function runnableBy(binaries: Binaries, runAs: RunAs): Promise<Binaries> {
+  if (runAs.uid === undefined) return binaries;
+  const native = path.dirname(path.dirname(binaries.postgres));
+  if ((await unsearchableAbove(native, runAs.uid)).length === 0) return binaries;
+  const version = JSON.parse(readFileSync(path.join(path.dirname(native), 'package.json'), 'utf8')) as { version: string };
+  const copy = path.join(os.tmpdir(), `segcat-postgres-${version.version}`);
+  if (!existsSync(path.join(copy, 'bin', path.basename(binaries.postgres)))) {
+    const partial = `${copy}.${process.pid}.tmp`;
+    await fs.cp(native, partial, { recursive: true, verbatimSymlinks: true });
+    await fs.chmod(partial, 0o755);
+    // Another process may have finished its copy first; either one will do.
+    await fs.rename(partial, copy).catch(() => fs.rm(partial, { recursive: true, force: true }));
+  }
+  return {
+    initdb: path.join(copy, 'bin', path.basename(binaries.initdb)),
+    postgres: path.join(copy, 'bin', path.basename(binaries.postgres)),
+  };
 }
 
 /** Keeps the server's log at debug level, and its last lines for error messages. */
