@@ -1,45 +1,78 @@
 #!/usr/bin/env node
-// npm run bench:ingest [-- N] — bulk ingestion throughput, as `segcat import` does it.
+// npm run bench:ingest [-- N ...] — bulk ingestion throughput, as `segcat import` does it.
 //
-// Makes N distinct photos (default 200) from test/fixtures/images by crops, flips and scales (so their
-// hashes differ), imports them into a scratch database with the in-process worker, and prints
-// images/s, p50/p95 per image (job start → DONE), peak RSS, and the ratio of ingest throughput
-// to model-only throughput (the same images, nothing but the model's run, back to back).
+// For each N (default 200), makes N distinct photos from test/fixtures/images by crops, flips and
+// scales (so their hashes differ), imports them into a scratch database with the in-process
+// worker, and prints images/s, p50/p95 per image (job start → DONE), peak RSS, where the time of
+// an image goes by stage, and the ratio of ingest throughput to model-only throughput: the same
+// images, nothing but the model's run, back to back, measured just before and just after the
+// import (their mean is the baseline), with the model at its fastest thread setting.
 //
-// MATRIX=1 repeats the import for worker concurrency × onnxruntime threads, to choose defaults.
-// Uses a scratch database (scripts/lib/bench-utils.mjs). Run `npm run build` first.
+// MATRIX=1 repeats the import for worker concurrency × onnxruntime threads × spinning, to choose
+// defaults. Uses a scratch database (scripts/lib/bench-utils.mjs). Run `npm run build` first.
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { makeVariants, percentile, ROOT, scratchDatabase, FIXTURE_PHOTOS } from './lib/bench-utils.mjs';
+import { threadCpu, threadCpuPer } from './lib/thread-cpu.mjs';
 
 const { loadConfig } = await import(path.join(ROOT, 'dist/config.js'));
 const { startRuntime } = await import(path.join(ROOT, 'dist/runtime.js'));
 const { createSegmenter } = await import(path.join(ROOT, 'dist/vision/segmenter.js'));
 
-const count = Number(process.argv[2] ?? process.env.N ?? 200);
+const sizes = process.argv.slice(2).map(Number).filter((n) => n > 0);
+if (sizes.length === 0) sizes.push(Number(process.env.N ?? 200));
 
-/** Images per second when the machine does nothing but run the model on these images. */
-async function modelOnlyThroughput(files, threads) {
-  const segmenter = await createSegmenter(loadConfig({ SEGCAT_ONNX_THREADS: String(threads), LOG_LEVEL: 'silent' }));
-  const sample = files.slice(0, Math.min(files.length, 60));
-  await segmenter.segment(sample[0]);
-  let inference = 0;
-  for (const file of sample) inference += (await segmenter.segment(file)).timings.inferenceMs;
-  await segmenter.close();
-  return sample.length / (inference / 1000);
+const mean = (values) => values.reduce((a, b) => a + b, 0) / Math.max(1, values.length);
+const cpuMs = (usage) => (usage.user + usage.system) / 1000;
+
+/**
+ * Images per second when the process does nothing but run the model on these images (decoded
+ * beforehand, outside the timing), and the process CPU it used per image.
+ */
+async function modelOnly(files, env) {
+  const segmenter = await createSegmenter(loadConfig({ LOG_LEVEL: 'silent', ...env }));
+  try {
+    const sample = files.slice(0, Math.min(files.length, 60));
+    await segmenter.segment(sample[0]);
+    let inference = 0;
+    let cpu = 0;
+    const threadsBefore = threadCpu();
+    for (const file of sample) {
+      const before = process.cpuUsage();
+      const started = performance.now();
+      const { timings } = await segmenter.segment(file);
+      // The process CPU of the call, minus the decode's share (the decode runs alone before the model).
+      cpu += cpuMs(process.cpuUsage(before)) * (timings.inferenceMs / (performance.now() - started));
+      inference += timings.inferenceMs;
+    }
+    const threads = threadCpuPer(threadsBefore, threadCpu(), sample.length);
+    const modelThread = threads.find((row) => row.kind.startsWith('model thread'))?.ms;
+    return { rate: sample.length / (inference / 1000), cpuPerImage: modelThread ?? cpu / sample.length };
+  } finally {
+    await segmenter.close();
+  }
+}
+
+/** The fastest model-only rate of the thread settings the import may use, and its CPU per image. */
+async function bestModelOnly(files, threads) {
+  const spinning = await modelOnly(files, { SEGCAT_ONNX_THREADS: String(threads), SEGCAT_ONNX_SPINNING: 'true' });
+  const quiet = await modelOnly(files, { SEGCAT_ONNX_THREADS: String(threads), SEGCAT_ONNX_SPINNING: 'false' });
+  return { rate: Math.max(spinning.rate, quiet.rate), cpuPerImage: quiet.cpuPerImage, spinningRate: spinning.rate, quietRate: quiet.rate };
 }
 
 async function importOnce(files, dataDir, env) {
   const database = await scratchDatabase('segcat_bench_ingest');
-  const perImage = [];
+  const segmented = [];
+  const received = [];
   const sink = new Writable({
     write(chunk, _encoding, callback) {
       for (const line of String(chunk).split('\n').filter(Boolean)) {
         const entry = JSON.parse(line);
-        if (entry.msg === 'image segmented') perImage.push(entry.ms);
+        if (entry.msg === 'image segmented') segmented.push(entry);
+        if (entry.msg === 'image received' && !entry.duplicate) received.push(entry);
       }
       callback();
     },
@@ -47,11 +80,19 @@ async function importOnce(files, dataDir, env) {
   const config = loadConfig({ DATABASE_URL: database.url, DATA_DIR: dataDir, LOG_LEVEL: 'info', ...env });
   const runtime = await startRuntime(config, { http: false, worker: true, logger: pino({ level: 'info' }, sink) });
   try {
+    const cpu = process.cpuUsage();
+    const threadsBefore = threadCpu();
+    // Resident memory while the import runs, sampled (the process's own peak also counts the
+    // model-only runs before it).
+    let peakRss = process.memoryUsage.rss();
+    const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage.rss())), 100);
     const started = performance.now();
-    const summary = await runtime.services.importer.importFiles(files, () => undefined);
+    const summary = await runtime.services.importer.importFiles(files, () => undefined).finally(() => clearInterval(sampler));
     const seconds = (performance.now() - started) / 1000;
+    const cpuPerImage = cpuMs(process.cpuUsage(cpu)) / summary.imported;
+    const threads = threadCpuPer(threadsBefore, threadCpu(), summary.imported);
     if (summary.failed > 0) throw new Error(`${summary.failed} images failed: ${JSON.stringify(summary.failures.slice(0, 3))}`);
-    return { rate: summary.imported / seconds, seconds, perImage };
+    return { rate: summary.imported / seconds, seconds, segmented, received, cpuPerImage, threads, peakRss };
   } finally {
     await runtime.close();
     await rm(dataDir, { recursive: true, force: true });
@@ -59,29 +100,61 @@ async function importOnce(files, dataDir, env) {
   }
 }
 
-const workDir = await mkdtemp(path.join(os.tmpdir(), 'segcat-bench-ingest-'));
-try {
-  await mkdir(path.join(workDir, 'photos'));
-  const files = await makeVariants(path.join(workDir, 'photos'), count);
-  console.log(`bench:ingest — ${files.length} distinct photos made from ${FIXTURE_PHOTOS}, ${os.cpus().length} cores\n`);
-  const defaults = loadConfig({});
-  const settings = process.env.MATRIX
-    ? [1, 2, 3].flatMap((concurrency) => [1, 2].map((threads) => ({ concurrency, threads })))
-    : [{ concurrency: defaults.workerConcurrency, threads: defaults.onnxThreads }];
-  const modelRate = await modelOnlyThroughput(files, defaults.onnxThreads);
-  console.log(`model only (inference, back to back): ${modelRate.toFixed(1)} images/s\n`);
-  for (const { concurrency, threads } of settings) {
-    const result = await importOnce(files, path.join(workDir, `data-${concurrency}-${threads}`), {
-      SEGCAT_WORKER_CONCURRENCY: String(concurrency),
-      SEGCAT_ONNX_THREADS: String(threads),
-    });
-    console.log(
-      `concurrency ${concurrency}, onnx threads ${threads || 'auto'}: ${result.rate.toFixed(1)} images/s ` +
-        `(${result.seconds.toFixed(1)} s), per image p50 ${percentile(result.perImage, 50).toFixed(0)} ms ` +
-        `p95 ${percentile(result.perImage, 95).toFixed(0)} ms, ingest/model ${(result.rate / modelRate).toFixed(2)}`,
-    );
+/** Mean ms per image of each stage in log entries' `stages`. */
+function stageMeans(entries) {
+  const names = [...new Set(entries.flatMap((entry) => Object.keys(entry.stages ?? {})))];
+  return Object.fromEntries(names.map((name) => [name, mean(entries.map((entry) => entry.stages?.[name] ?? 0))]));
+}
+
+function printStages(result) {
+  const ingest = stageMeans(result.received);
+  const segment = stageMeans(result.segmented);
+  const whole = mean(result.segmented.map((entry) => entry.ms));
+  const waited = whole - Object.values(segment).reduce((a, b) => a + b, 0);
+  const row = (stages) => Object.entries(stages).map(([name, ms]) => `${name} ${ms.toFixed(1)}`).join(', ');
+  console.log(`  where an image's time goes (mean ms, wall clock; stages of different images overlap):`);
+  console.log(`    on the way in: ${row(ingest)}`);
+  console.log(`    segmentation job: ${row(segment)}, waiting for the model or the event loop ${Math.max(0, waited).toFixed(1)} (job total ${whole.toFixed(1)})`);
+  console.log(`    process CPU per image: ${result.cpuPerImage.toFixed(1)} ms (model threads included; PostgreSQL's own CPU is not)`);
+  if (result.threads.length > 0) {
+    console.log(`    of which, by thread: ${result.threads.map((row) => `${row.kind} ${row.ms.toFixed(1)}`).join(', ')}`);
   }
-  console.log(`\npeak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`);
-} finally {
-  await rm(workDir, { recursive: true, force: true });
+}
+
+const defaults = loadConfig({});
+for (const count of sizes) {
+  const workDir = await mkdtemp(path.join(os.tmpdir(), 'segcat-bench-ingest-'));
+  try {
+    await mkdir(path.join(workDir, 'photos'));
+    const files = await makeVariants(path.join(workDir, 'photos'), count);
+    console.log(`bench:ingest — ${files.length} distinct photos made from ${FIXTURE_PHOTOS}, ${os.cpus().length} cores`);
+    const settings = process.env.MATRIX
+      ? [1, 2, 3].flatMap((concurrency) => [0, 1].flatMap((threads) => ['false', 'true'].map((spinning) => ({ concurrency, threads, spinning }))))
+      : [{ concurrency: defaults.workerConcurrency, threads: defaults.onnxThreads, spinning: String(defaults.onnxSpinning) }];
+    for (const { concurrency, threads, spinning } of settings) {
+      const before = await bestModelOnly(files, threads);
+      const result = await importOnce(files, path.join(workDir, `data-${concurrency}-${threads}-${spinning}`), {
+        SEGCAT_WORKER_CONCURRENCY: String(concurrency),
+        SEGCAT_ONNX_THREADS: String(threads),
+        SEGCAT_ONNX_SPINNING: spinning,
+      });
+      const after = await bestModelOnly(files, threads);
+      const modelRate = (before.rate + after.rate) / 2;
+      const perImage = result.segmented.map((entry) => entry.ms);
+      console.log(
+        `\nconcurrency ${concurrency}, onnx threads ${threads || 'auto'}, spinning ${spinning}: ${result.rate.toFixed(1)} images/s ` +
+          `(${result.seconds.toFixed(1)} s), per image p50 ${percentile(perImage, 50).toFixed(0)} ms p95 ${percentile(perImage, 95).toFixed(0)} ms`,
+      );
+      console.log(`  model only (inference back to back, fastest thread setting): ${before.rate.toFixed(1)} images/s before, ${after.rate.toFixed(1)} after`);
+      console.log(`  ingest ÷ model-only = ${(result.rate / modelRate).toFixed(2)} at ${files.length} photos (target ≥ 0.80)`);
+      console.log(`  peak RSS during the import ${(result.peakRss / 2 ** 20).toFixed(0)} MB (target ≤ 600 MB)`);
+      printStages(result);
+      const modelCpu = (before.cpuPerImage + after.cpuPerImage) / 2;
+      console.log(`    the model alone uses ${modelCpu.toFixed(1)} ms of CPU per image (not spinning): the import spends ${(result.cpuPerImage / modelCpu).toFixed(2)} × that in all`);
+      console.log(`    model alone, spinning ${((before.spinningRate + after.spinningRate) / 2).toFixed(1)} images/s, not spinning ${((before.quietRate + after.quietRate) / 2).toFixed(1)} images/s`);
+    }
+    console.log(`\npeak RSS of the whole bench process ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB (model-only runs included)\n`);
+  } finally {
+    await rm(workDir, { recursive: true, force: true });
+  }
 }

@@ -2,10 +2,13 @@
 // a scratch database; 200 concurrent uploads (mostly distinct good images, some text and truncated
 // files) with `wait: false`, plus search queries at the same time. Prints throughput, p50/p99 and
 // the counts of lost (acknowledged but not DONE at the end), duplicated and 5xx responses, then
-// the server's RSS before, at peak and after five idle seconds. Bounded: every request has a
+// the server's RSS before, at peak and after some idle seconds. Bounded: every request has a
 // deadline and the run gives up after --max-seconds.
 //
-//   node scripts/bench-load.mjs [--uploads 200] [--bad-every 5] [--max-seconds 600]
+//   node scripts/bench-load.mjs [--uploads 200] [--bad-every 5] [--searches 50] [--warm-up 20]
+//                               [--settle-seconds 5] [--max-seconds 600]
+//
+// The test suite runs it tiny (test/benches): --uploads 4 --warm-up 2 --searches 5 --settle-seconds 1.
 import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -18,11 +21,17 @@ const { values } = parseArgs({
   options: {
     uploads: { type: 'string', default: '200' },
     'bad-every': { type: 'string', default: '5' },
+    searches: { type: 'string', default: '50' },
+    'warm-up': { type: 'string', default: '20' },
+    'settle-seconds': { type: 'string', default: '5' },
     'max-seconds': { type: 'string', default: '600' },
   },
 });
 const uploads = Number(values.uploads);
 const badEvery = Number(values['bad-every']);
+const searches = Number(values.searches);
+const warmUp = Number(values['warm-up']);
+const settleSeconds = Number(values['settle-seconds']);
 const deadline = Date.now() + Number(values['max-seconds']) * 1000;
 const UPLOAD = 'mutation($file: Upload!) { uploadImage(input: { file: $file, wait: false }) { duplicate image { id status } } }';
 const SEARCH = '{ images(filter: { labels: ["dog"], match: ANY }, first: 20) { totalCount edges { node { filename labels } } } }';
@@ -36,11 +45,11 @@ const server = spawn(process.execPath, [path.join(ROOT, 'bin/segcat.js'), 'serve
   env: { MALLOC_ARENA_MAX: '2', ...process.env, DATABASE_URL: database.url, DATA_DIR: path.join(work, 'data'), PORT: String(port), LOG_LEVEL: 'warn' },
   stdio: ['ignore', 'ignore', 'inherit'],
 });
+const serverExited = new Promise((resolve) => server.once('exit', (code, signal) => resolve(code ?? signal)));
 try {
   await until(async () => (await fetch(`${base}/health`).catch(() => undefined))?.status === 200, 'the server to start');
   await mkdir(path.join(work, 'images'));
   // Three sets of distinct images: a warm-up, then the same load twice.
-  const warmUp = 20;
   const good = await Promise.all((await makeVariants(path.join(work, 'images'), warmUp + 2 * uploads)).map((file) => readFile(file)));
   const load = (images) =>
     images.map((data, i) =>
@@ -61,7 +70,7 @@ try {
   const outcome = { lost: 0, duplicates: 0, fivexx: 0, wrong: 0 };
   const after = [];
   for (const [index, images] of [good.slice(warmUp, warmUp + uploads), good.slice(warmUp + uploads)].entries()) {
-    const result = await runRound(load(images), 50);
+    const result = await runRound(load(images), searches);
     for (const key of Object.keys(outcome)) outcome[key] += result[key];
     console.log(`round ${index + 1}: ${result.summary}`);
     await settle();
@@ -75,7 +84,7 @@ try {
   process.exitCode = outcome.lost + outcome.duplicates + outcome.fivexx + outcome.wrong === 0 ? 0 : 1;
 } finally {
   server.kill('SIGTERM');
-  await new Promise((resolve) => server.once('exit', resolve));
+  await serverExited;
   await database.drop();
   await rm(work, { recursive: true, force: true });
 }
@@ -103,9 +112,9 @@ async function runRound(files, searches) {
   return { lost, duplicates: c.duplicates, fivexx, wrong, summary };
 }
 
-/** Five idle seconds (with a health check each), for the server to settle. */
+/** Some idle seconds (with a health check each), for the server to settle. */
 async function settle() {
-  for (let i = 0; i < 5; i += 1) {
+  for (let i = 0; i < settleSeconds; i += 1) {
     await fetch(`${base}/health`);
     await new Promise((resolve) => setTimeout(resolve, 1000));
   }
@@ -167,6 +176,7 @@ function mb(bytes) {
 async function until(check, what) {
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
+    if (server.exitCode !== null || server.signalCode !== null) throw new Error(`the server exited (${server.exitCode ?? server.signalCode}) while waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
 }

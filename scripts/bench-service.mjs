@@ -4,9 +4,12 @@
 // 1. upload→DONE: each photo in test/fixtures/images (or the folder given) uploaded over HTTP with
 //    wait: true, REPEAT times (deleted between rounds so it is segmented afresh), p50/p95, and the
 //    ratio to the model run alone on the same photos.
-// 2. search at scale: SEED_IMAGES images and ~5 segments each seeded straight into PostgreSQL with
-//    a Zipf-like class distribution (person most common), then first pages of
-//    images(labels: ["bird"]) and a few other searches over HTTP, p50/p95.
+// 2. search at scale: SEED_IMAGES images and SEGMENTS_PER_IMAGE segments each seeded straight into
+//    PostgreSQL (scripts/lib/seed-catalogue.mjs) with a Zipf-like class distribution (person most
+//    common), then each query shape over HTTP, QUERY_RUNS times: p50, p95 and the 20 ms target.
+//
+// Sizes come from the environment, so a smoke test can run it tiny
+// (SEED_IMAGES=2000 REPEAT=1 QUERY_RUNS=5), or at a million images (SEED_IMAGES=1000000).
 //
 // Uses a scratch database (scripts/lib/bench-utils.mjs). Run `npm run build` first.
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
@@ -14,6 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { percentile, ROOT, scratchDatabase, FIXTURE_PHOTOS } from './lib/bench-utils.mjs';
+import { seedCatalogue } from './lib/seed-catalogue.mjs';
 
 const { loadConfig } = await import(path.join(ROOT, 'dist/config.js'));
 const { startRuntime } = await import(path.join(ROOT, 'dist/runtime.js'));
@@ -21,7 +25,9 @@ const { startRuntime } = await import(path.join(ROOT, 'dist/runtime.js'));
 const imagesDir = path.resolve(process.argv[2] ?? FIXTURE_PHOTOS);
 const REPEAT = Number(process.env.REPEAT ?? 3);
 const SEED_IMAGES = Number(process.env.SEED_IMAGES ?? 100_000);
-const SEGMENTS_PER_IMAGE = 5;
+const SEGMENTS_PER_IMAGE = Number(process.env.SEGMENTS_PER_IMAGE ?? 5);
+/** p95 every search shape must stay under (issue 13). */
+const TARGET_MS = 20;
 const QUERY_RUNS = Number(process.env.QUERY_RUNS ?? 200);
 const ms = (value) => `${value.toFixed(1)} ms`;
 
@@ -86,42 +92,22 @@ try {
   console.log(`  model run alone p50 ${ms(modelP50)}   ratio upload/model ${(uploadP50 / modelP50).toFixed(2)}`);
 
   // --- 2. search at scale
-  const classes = vision.model.classNames;
-  const weights = classes.map((_, rank) => 1 / (rank + 1));
-  const total = weights.reduce((a, b) => a + b, 0);
-  let cumulative = 0;
-  const bands = classes.map((label, classId) => {
-    const lo = cumulative;
-    cumulative += weights[classId] / total;
-    return `(${pgLiteral(label)}, ${classId}, ${lo}, ${classId === classes.length - 1 ? 1.000001 : cumulative})`;
-  });
   const seedStarted = performance.now();
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
-  await client.query(`
-    INSERT INTO "Image" (id, sha256, filename, "mimeType", bytes, width, height, status, "storagePath",
-                         "createdAt", "segmentedAt", "modelName", "modelVersion")
-    SELECT gen_random_uuid(), encode(sha256(('seed-' || g)::bytea), 'hex'), 'seed-' || g || '.jpg', 'image/jpeg',
-           150000, 640, 480, 'DONE', 'originals/00/seed-' || g || '.jpg', now() - make_interval(secs => g), now(), 'seed', 'seed'
-    FROM generate_series(1, ${SEED_IMAGES}) AS g`);
-  await client.query(`
-    WITH bands(label, class_id, lo, hi) AS (VALUES ${bands.join(',')}),
-    draws AS (SELECT i.id, random() AS r, random() AS s FROM "Image" i, generate_series(1, ${SEGMENTS_PER_IMAGE}) WHERE i."modelName" = 'seed')
-    INSERT INTO "Segment" ("imageId", label, "classId", score, x, y, width, height, area, "maskPath")
-    SELECT d.id, b.label, b.class_id, 0.25 + d.s * 0.74, 10, 10, 100, 100, 6000, 'masks/seed/m.png'
-    FROM draws d JOIN bands b ON d.r >= b.lo AND d.r < b.hi`);
-  await client.query(`
-    INSERT INTO "ImageLabel" ("imageId", label, "maxScore", "segmentCount", "imageCreatedAt")
-    SELECT s."imageId", s.label, max(s.score), count(*), i."createdAt"
-    FROM "Segment" s JOIN "Image" i ON i.id = s."imageId" WHERE i."modelName" = 'seed'
-    GROUP BY s."imageId", s.label, i."createdAt"`);
-  await client.query('ANALYZE');
-  const counts = (await client.query(`SELECT (SELECT count(*) FROM "Image")::int AS images, (SELECT count(*) FROM "Segment")::int AS segments,
-    (SELECT count(*) FROM "ImageLabel" WHERE label = 'bird')::int AS birds`)).rows[0];
+  const steps = [];
+  const seeded = await seedCatalogue(client, {
+    images: SEED_IMAGES,
+    segmentsPerImage: SEGMENTS_PER_IMAGE,
+    classes: vision.model.classNames,
+    onStep: (name, elapsed) => steps.push(`${name} ${(elapsed / 1000).toFixed(1)} s`),
+  });
+  const { birds, people } = (await client.query(`SELECT count(*) FILTER (WHERE label = 'bird')::int AS birds,
+    count(*) FILTER (WHERE label = 'person')::int AS people FROM "ImageLabel"`)).rows[0];
   await client.end();
-  console.log(`\nsearch at scale: seeded ${counts.images} images, ${counts.segments} segments (${counts.birds} images with a bird) in ${(
-    (performance.now() - seedStarted) / 1000
-  ).toFixed(1)} s`);
+  console.log(`\nsearch at scale: seeded ${seeded.images} images, ${seeded.segments} segments in ${((performance.now() - seedStarted) / 1000).toFixed(1)} s`);
+  console.log(`  (${steps.join(', ')})`);
+  console.log(`  ${birds} images with a bird, ${people} with a person (${((100 * people) / Math.max(1, seeded.images)).toFixed(0)}%)`);
 
   const searches = [
     ['images(labels: ["bird"]) first page + totalCount', '{ images(filter: { labels: ["bird"] }) { totalCount edges { node { id filename } } } }'],
@@ -129,28 +115,45 @@ try {
     ['images(labels: ["person"]) first page + totalCount', '{ images(filter: { labels: ["person"] }) { totalCount edges { node { id } } } }'],
     ['images(labels: ["dog", "car"], ALL) first page', '{ images(filter: { labels: ["dog", "car"] }) { edges { node { id } } } }'],
     ['images() newest first page', '{ images { edges { node { id } } } }'],
+    ['images() newest first page + totalCount', '{ images { totalCount edges { node { id } } } }'],
+    ['images(labels: ["animal"]) (10 classes) first page', '{ images(filter: { labels: ["animal"] }) { edges { node { id } } } }'],
+    ['images(labels: ["dog", "car"], ANY) first page', '{ images(filter: { labels: ["dog", "car"], match: ANY }) { edges { node { id } } } }'],
+    ['segments(labels: ["person"]) first page + totalCount', '{ segments(filter: { labels: ["person"] }) { totalCount edges { node { id } } } }'],
     ['labels facets', '{ labels { label imageCount segmentCount } }'],
+  ];
+  // Not held to the target: the HTTP round trip with no work, the floor under every figure above
+  // (it rises when other jobs share the machine), and a count made over the classes' index
+  // entries (README, "How many: totalCount").
+  const references = [
+    ['{ __typename } (HTTP and GraphQL alone)', '{ __typename }'],
+    ['images(labels: ["dog", "car"], ALL) + totalCount', '{ images(filter: { labels: ["dog", "car"] }) { totalCount edges { node { id } } } }'],
   ];
   const cursor = (await graphql('{ images(filter: { labels: ["bird"] }) { pageInfo { endCursor } } }')).images.pageInfo.endCursor;
   searches[1][1] = `{ images(filter: { labels: ["bird"] }, after: ${JSON.stringify(cursor)}) { edges { node { id } } } }`;
-  console.log(`  (${QUERY_RUNS} runs each over HTTP, after 20 warm-up runs)`);
-  for (const [label, query] of searches) {
-    const runs = label.startsWith('labels') ? Math.min(QUERY_RUNS, 30) : QUERY_RUNS;
-    for (let i = 0; i < 20; i += 1) await graphql(query);
+  const warmUp = Math.min(20, QUERY_RUNS);
+  console.log(`  ${QUERY_RUNS} runs of each over HTTP, after ${warmUp} warm-up runs; target p95 <= ${TARGET_MS} ms`);
+  const loadAtStart = os.loadavg()[0].toFixed(1);
+  let missed = 0;
+  const measure = async ([label, query], target) => {
+    for (let i = 0; i < warmUp; i += 1) await graphql(query);
     const times = [];
-    for (let i = 0; i < runs; i += 1) {
+    for (let i = 0; i < QUERY_RUNS; i += 1) {
       const started = performance.now();
       await graphql(query);
       times.push(performance.now() - started);
     }
-    console.log(`  ${label.padEnd(52)} p50 ${ms(percentile(times, 50)).padStart(9)}   p95 ${ms(percentile(times, 95)).padStart(9)}`);
-  }
+    const p95 = percentile(times, 95);
+    const verdict = target ? (p95 <= TARGET_MS ? 'ok' : 'OVER') : '(no target)';
+    if (target && p95 > TARGET_MS) missed += 1;
+    console.log(`  ${label.padEnd(56)} p50 ${ms(percentile(times, 50)).padStart(9)}   p95 ${ms(p95).padStart(9)}   ${verdict}`);
+  };
+  for (const search of searches) await measure(search, true);
+  for (const reference of references) await measure(reference, false);
+  console.log(`  ${searches.length - missed} of ${searches.length} shapes within p95 <= ${TARGET_MS} ms at ${seeded.images} images`);
+  // Latency figures mean little on a machine other jobs are loading: say how loaded it was.
+  console.log(`  load average ${os.loadavg()[0].toFixed(1)} on ${os.availableParallelism()} CPUs at the end (${loadAtStart} at the start)`);
 } finally {
   await runtime.close();
   await rm(dataDir, { recursive: true, force: true });
   await database.drop();
-}
-
-function pgLiteral(text) {
-  return `'${text.replaceAll("'", "''")}'`;
 }

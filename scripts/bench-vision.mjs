@@ -1,6 +1,11 @@
-// `npm run bench:vision [folder] [--model name] [--reps n]`: per-stage medians of `segcat segment`
-// on real photos (default test/fixtures/images), the pipeline ÷ model ratio, extraction time per
-// segment, and the same on a 12-megapixel upscale. Runs the compiled code in dist/.
+// `npm run bench:vision [folder] [--model name] [--reps n] [--smoke]`: per-stage medians of
+// `segcat segment` on real photos (default test/fixtures/images), extraction time per segment,
+// `segcat segment` on a folder as a ratio to the model alone (per extra photo), and the same
+// stages on a 12-megapixel upscale. `--smoke` runs everything tiny (3 photos, one round, no 12 MP),
+// to prove the bench still works. Runs the compiled code in dist/.
+import { spawn } from 'node:child_process';
+import { mkdir, symlink } from 'node:fs/promises';
+import { makeVariants } from './lib/bench-utils.mjs';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -19,7 +24,8 @@ const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const args = process.argv.slice(2);
 const flag = (name, fallback) => (args.includes(name) ? args[args.indexOf(name) + 1] : fallback);
 const modelName = flag('--model', 'yolo11n-seg-uint8');
-const reps = Number(flag('--reps', '7'));
+const smoke = args.includes('--smoke');
+const reps = Number(flag('--reps', smoke ? '1' : '7'));
 const folder = args.find((a, i) => !a.startsWith('--') && !args[i - 1]?.startsWith('--')) ?? path.join(root, 'test', 'fixtures', 'images');
 const modelPath = path.join(root, 'models', `${modelName}.onnx`);
 
@@ -27,19 +33,32 @@ const median = (values) => { const s = [...values].sort((a, b) => a - b); return
 const ms = (v) => `${v.toFixed(1).padStart(7)} ms`;
 const time = async (fn) => { const t = performance.now(); const r = await fn(); return [performance.now() - t, r]; };
 
-const files = (await readdir(folder)).filter((f) => /\.(jpe?g|png|webp)$/i.test(f)).sort().map((f) => path.join(folder, f));
+const files = (await readdir(folder)).filter((f) => /\.(jpe?g|png|webp)$/i.test(f)).sort().map((f) => path.join(folder, f)).slice(0, smoke ? 3 : undefined);
 const work = await mkdtemp(path.join(os.tmpdir(), 'segcat-bench-'));
 const segmenter = await loadSegmenter({ modelPath, name: modelName });
 const { inputWidth, inputHeight } = segmenter.info;
 
-// Model alone: the same input tensor, nothing else. Kept open so it can be re-measured next to each
-// batch: on a shared machine, a ratio of two timings taken minutes apart means little.
-const bare = await openOnnxModel(await readFile(modelPath));
+// Model alone: the same input tensor, nothing else, with onnxruntime's threads spinning (its
+// default, the faster for the model alone on an idle machine) and not (segcat's default, the faster
+// when anything else runs): each figure is taken with both and the quicker one is the baseline.
+// Kept open so it can be re-measured next to each batch: on a shared machine, a ratio of two
+// timings taken minutes apart means little.
+const modelBytes = await readFile(modelPath);
+const bareModels = [await openOnnxModel(modelBytes, { spinning: true }), await openOnnxModel(modelBytes, { spinning: false })];
 const tensor = new Float32Array(3 * inputWidth * inputHeight).fill(0.45);
-for (let i = 0; i < 3; i++) await bare.run(tensor);
+for (const model of bareModels) for (let i = 0; i < 3; i++) await model.run(tensor);
+const bare = {
+  /** Runs `work(model)` with each bare model; resolves to the quicker wall time. */
+  async quickest(work) {
+    const times = [];
+    for (const model of bareModels) times.push((await time(() => work(model)))[0]);
+    return Math.min(...times);
+  },
+  release: () => Promise.all(bareModels.map((model) => model.release())),
+};
 async function modelAloneMs(runs) {
   const times = [];
-  for (let i = 0; i < runs; i++) times.push((await time(() => bare.run(tensor)))[0]);
+  for (let i = 0; i < runs; i++) times.push(await bare.quickest((model) => model.run(tensor)));
   return median(times);
 }
 const modelMs = await modelAloneMs(reps * 3);
@@ -106,13 +125,78 @@ for (let i = 0; i < reps; i++) {
   batchRuns.push(perImage);
   ratios.push(perImage / alone);
 }
-await bare.release();
 const batchMs = median(batchRuns);
 const sequentialMs = median(totals.total);
 console.log(`\nmedians over photos: decode+pre ${ms(median(totals.decode))}, model ${ms(median(totals.model))}, post ${ms(median(totals.post))}, mask files ${ms(median(totals.masks))}`);
 console.log(`one image at a time (segment + mask files): ${ms(sequentialMs)}  ratio to model alone ${(sequentialMs / modelMs).toFixed(2)}`);
-console.log(`batch as \`segcat segment\` runs it, per image: ${ms(batchMs)}  pipeline ÷ model = ${median(ratios).toFixed(2)} (median of ${reps} rounds; target ≤ 1.25)`);
+console.log(`in-process batch (segmentFiles), per image: ${ms(batchMs)}  ÷ model alone = ${median(ratios).toFixed(2)} (median of ${reps} rounds)`);
 console.log(`extraction per segment (transparent PNG, ~640 px photos): ${ms(median(totals.extract))} one at a time, ${ms(median(totals.extractMany))} with extractCutouts (target ≤ 10 ms)`);
+
+// The CLI on a folder, per extra photo: \`segcat segment\` on LARGE photos and on SMALL of them (a
+// subset), (time(LARGE) − time(SMALL)) ÷ (LARGE − SMALL), divided by the model alone per photo on
+// the same photos' inputs. Process start-up and model loading cancel out in the difference. Rounds
+// alternate the three measurements; the median round is reported with the range.
+const cli = await cliPerExtraPhoto();
+console.log(`\n\`segcat segment\` on a folder, per extra photo (${cli.large} vs ${cli.small} photos, ${cli.rounds.length} alternating rounds):`);
+for (const [index, round] of cli.rounds.entries()) {
+  console.log(`  round ${index + 1}: ${cli.small} photos ${(round.small / 1000).toFixed(2)} s, ${cli.large} photos ${(round.large / 1000).toFixed(2)} s, per extra photo ${ms(round.perPhoto)}, model alone ${ms(round.model)}, ratio ${round.ratio.toFixed(2)}`);
+}
+const cliRatios = cli.rounds.map((round) => round.ratio);
+console.log(`segment CLI per extra photo ÷ model alone = ${median(cliRatios).toFixed(2)} (median; range ${Math.min(...cliRatios).toFixed(2)}–${Math.max(...cliRatios).toFixed(2)}; target ≤ 1.25)`);
+await bare.release();
+
+/** Wall time of `segcat segment <dir> <out>` in a fresh process. */
+function runSegmentCli(dir, out) {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const child = spawn(process.execPath, [path.join(root, 'bin', 'segcat.js'), 'segment', dir, out], {
+      env: { ...process.env, SEGCAT_MODEL: modelName, LOG_LEVEL: 'silent' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve(performance.now() - started) : reject(new Error(`segcat segment exited ${code}: ${stderr}`))));
+  });
+}
+
+async function cliPerExtraPhoto() {
+  const small = smoke ? 2 : 7;
+  const large = smoke ? 4 : 70;
+  const rounds = smoke ? 1 : 5;
+  const photos = await makeVariants(await mkdtemp(path.join(work, 'cli-photos-')), large);
+  const folders = {};
+  for (const [name, count] of [['small', small], ['large', large]]) {
+    folders[name] = path.join(work, `cli-${name}`);
+    await mkdir(folders[name]);
+    for (const photo of photos.slice(0, count)) await symlink(photo, path.join(folders[name], path.basename(photo)));
+  }
+  // The model alone on exactly these photos' inputs, decoded beforehand.
+  const tensors = [];
+  for (const photo of photos) {
+    const { rgb } = await decodeLetterboxed(photo, (w, h) => computeLetterbox(w, h, inputWidth, inputHeight), 50_000_000);
+    const pixels = inputWidth * inputHeight;
+    const tensor = new Float32Array(pixels * 3);
+    for (let i = 0; i < pixels; i++) for (let c = 0; c < 3; c++) tensor[c * pixels + i] = rgb[i * 3 + c] / 255;
+    tensors.push(tensor);
+  }
+  const results = [];
+  for (let round = 0; round < rounds; round++) {
+    const smallMs = await runSegmentCli(folders.small, await mkdtemp(path.join(work, 'cli-out-')));
+    const largeMs = await runSegmentCli(folders.large, await mkdtemp(path.join(work, 'cli-out-')));
+    const modelTotal = await bare.quickest(async (model) => { for (const input of tensors) await model.run(input); });
+    const perPhoto = (largeMs - smallMs) / (large - small);
+    const model = modelTotal / tensors.length;
+    results.push({ small: smallMs, large: largeMs, perPhoto, model, ratio: perPhoto / model });
+  }
+  return { small, large, rounds: results };
+}
+
+if (smoke) {
+  await segmenter.close();
+  await rm(work, { recursive: true, force: true });
+  process.exit(0);
+}
 
 // 12 megapixels: an upscale of the first photo with several objects.
 const source = files.find((f) => f.includes('dog')) ?? files[0];

@@ -71,8 +71,22 @@ class CatalogueFriendlyPool extends pg.Pool {
 /**
  * The adapter's own shadow database ignores its database name when given a connection string,
  * and so replays the migrations into the main database; here the throwaway database serves as both.
+ * Its executeScript also splits a migration on every ";", even one in a comment or a function
+ * body, where the Prisma CLI's engine sends the script whole: so does this one.
  */
 class ScratchDatabaseAdapter extends PrismaPg {
+  async connect() {
+    const adapter = await super.connect();
+    adapter.executeScript = async (script) => {
+      try {
+        await adapter.underlyingDriver().query(script);
+      } catch (error) {
+        adapter.onError(error);
+      }
+    };
+    return adapter;
+  }
+
   connectToShadowDb() {
     return this.connect();
   }

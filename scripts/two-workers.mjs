@@ -1,19 +1,23 @@
 #!/usr/bin/env node
-// npm run bench:workers [-- N] — two `segcat worker` processes drain a queue of N generated
-// images (default 200) on one database. Prints how many each worker segmented, whether any image
-// was segmented twice, and the drain rate. Run `npm run build` first.
+// npm run bench:workers [-- N] [--max-seconds S] — two `segcat worker` processes drain a queue of
+// N generated images (default 200) on one database. Prints how many each worker segmented, whether
+// any image was segmented twice, and the drain rate. Gives up (exit 1) when both workers have
+// exited or after S seconds (default 1800) with the queue not drained. Run `npm run build` first.
 import { spawn } from 'node:child_process';
 import { createReadStream } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
 import { makeVariants, ROOT, scratchDatabase } from './lib/bench-utils.mjs';
 
 const { loadConfig } = await import(path.join(ROOT, 'dist/config.js'));
 const { startRuntime, createCommandLogger } = await import(path.join(ROOT, 'dist/runtime.js'));
 
-const count = Number(process.argv[2] ?? 200);
+const { values, positionals } = parseArgs({ options: { 'max-seconds': { type: 'string', default: '1800' } }, allowPositionals: true });
+const count = Number(positionals[0] ?? 200);
+const deadline = Date.now() + Number(values['max-seconds']) * 1000;
 const workDir = await mkdtemp(path.join(os.tmpdir(), 'segcat-two-workers-'));
 const database = await scratchDatabase('segcat_bench_workers');
 const dataDir = path.join(workDir, 'data');
@@ -30,8 +34,14 @@ function startWorker(name) {
       // not a log line
     }
   });
-  const exited = new Promise((resolve) => child.on('exit', resolve));
-  return { name, child, segmented, exited };
+  const worker = { name, child, segmented, running: true };
+  worker.exited = new Promise((resolve) =>
+    child.on('exit', (code) => {
+      worker.running = false;
+      resolve(code);
+    }),
+  );
+  return worker;
 }
 
 try {
@@ -48,10 +58,19 @@ try {
   console.log(`queued ${ids.length} images; starting two \`segcat worker\` processes`);
   const started = performance.now();
   const workers = [startWorker('worker A'), startWorker('worker B')];
-  for (;;) {
-    const counts = await producer.services.queue.counts();
-    if (counts.done + counts.failed === ids.length) break;
-    await new Promise((resolve) => setTimeout(resolve, 250));
+  try {
+    for (;;) {
+      const counts = await producer.services.queue.counts();
+      if (counts.done + counts.failed === ids.length) break;
+      const why = workers.every((worker) => !worker.running) ? 'both workers exited' : Date.now() > deadline ? `${values['max-seconds']} s passed` : undefined;
+      if (why) throw new Error(`${why} with the queue not drained: ${JSON.stringify(counts)}`);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  } catch (error) {
+    for (const worker of workers) worker.child.kill('SIGTERM');
+    await Promise.all(workers.map((worker) => worker.exited));
+    await producer.close();
+    throw error;
   }
   const seconds = (performance.now() - started) / 1000;
   const counts = await producer.services.queue.counts();

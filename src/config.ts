@@ -5,7 +5,8 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { SEGMENT_DEFAULTS } from './vision/types.js';
+import type { S3Settings } from './storage/s3-objects.js';
+import { QUALITIES, SEGMENT_DEFAULTS, type Quality } from './vision/types.js';
 
 /** Root of the installed package (where `models/` and `schema/` live), whatever the cwd. */
 export const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -17,6 +18,14 @@ const optionalString = z
   .string()
   .optional()
   .transform((value) => (value === undefined || value.trim() === '' ? undefined : value));
+
+/** A yes/no setting: `true`, `false`, `1` or `0`. */
+function flag(fallback: 'true' | 'false') {
+  return z
+    .enum(['true', 'false', '1', '0'])
+    .default(fallback)
+    .transform((value) => value === 'true' || value === '1');
+}
 
 const envSchema = z.object({
   /** Address `segcat serve` listens on (the Docker image sets 0.0.0.0). */
@@ -32,6 +41,28 @@ const envSchema = z.object({
   DATABASE_URL: optionalString,
   /** Where originals, masks, cut-outs and the embedded database live. */
   DATA_DIR: z.string().default('./data'),
+  /** Where stored files are kept: `fs` (under DATA_DIR) or `s3` (an S3-compatible bucket; DATA_DIR still spools uploads). */
+  STORAGE: z.enum(['fs', 's3']).default('fs'),
+  /** URL of the S3-compatible server (MinIO, Ceph RGW, Swift…); unset for AWS S3, whose endpoint comes from S3_REGION. */
+  S3_ENDPOINT: optionalString.pipe(z.url().optional()),
+  /** The bucket holding stored files (it must exist); needed by STORAGE=s3 and `segcat storage migrate`. */
+  S3_BUCKET: optionalString,
+  /** Region the requests are signed for. */
+  S3_REGION: z.string().min(1).default('us-east-1'),
+  /** Key prefix of every stored object, e.g. `segcat/` (several catalogues can share a bucket). */
+  S3_PREFIX: z.string().default(''),
+  /** Path-style URLs (`<endpoint>/<bucket>/<key>`), which most S3-compatible servers need. */
+  S3_FORCE_PATH_STYLE: flag('false'),
+  /** `*Url` fields of stored files are presigned GET URLs to the bucket instead of /files/ URLs. */
+  S3_PRESIGN: flag('false'),
+  /** How long a presigned URL works, in seconds (S3 allows up to 7 days). */
+  S3_PRESIGN_EXPIRES_SECONDS: z.coerce.number().int().min(1).max(604_800).default(300),
+  /** The bucket's access key (the standard AWS variable); unset, the AWS SDK looks for credentials itself (AWS_PROFILE, instance roles…). */
+  AWS_ACCESS_KEY_ID: optionalString,
+  /** The secret of AWS_ACCESS_KEY_ID. */
+  AWS_SECRET_ACCESS_KEY: optionalString,
+  /** A session token that goes with temporary credentials. */
+  AWS_SESSION_TOKEN: optionalString,
   /** Largest accepted upload, in bytes. */
   MAX_UPLOAD_BYTES: int(25 * MB),
   /** Largest accepted image, in pixels (width × height), checked before decoding. */
@@ -54,6 +85,8 @@ const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   /** Model name from models/manifest.json. */
   SEGCAT_MODEL: z.string().default('yolo11n-seg-uint8'),
+  /** `fast` (one model run per photo) or `accurate` (both models fused, and tiles on large photos; src/vision/accurate.ts). */
+  SEGCAT_QUALITY: z.enum(QUALITIES).default('fast'),
   /** Directory holding model weights. */
   MODEL_DIR: z.string().default(path.join(PACKAGE_ROOT, 'models')),
   /** Directory to copy model weights from instead of downloading them. */
@@ -64,6 +97,7 @@ const envSchema = z.object({
   SEGCAT_MAX_DETECTIONS: int(SEGMENT_DEFAULTS.maxDetections),
   /** onnxruntime intra-op threads (0 lets onnxruntime decide). */
   SEGCAT_ONNX_THREADS: z.coerce.number().int().min(0).default(0),
+  SEGCAT_ONNX_SPINNING: flag('false'),
   /** Segmentation jobs run at once by one worker process. */
   SEGCAT_WORKER_CONCURRENCY: int(2),
   /** Run a queue worker inside `segcat serve`. */
@@ -96,12 +130,23 @@ const envSchema = z.object({
   SEGCAT_QUARANTINE_DAYS: z.coerce.number().min(0).default(7),
   /** Free space in DATA_DIR below which /health reports the disk as degraded, in MB. */
   SEGCAT_MIN_FREE_MB: z.coerce.number().int().min(0).default(512),
+  /**
+   * Port of a second listener, on HOST, that serves only GET /metrics: how a `segcat worker` (which
+   * has no HTTP API) is scraped; `--metrics-port` overrides it. Unset: no such listener.
+   */
+  METRICS_PORT: optionalString.pipe(z.coerce.number<string | undefined>().int().min(0).max(65535).optional()),
 });
 
 /** UPLOAD_WAIT_MS when unset (and REQUEST_TIMEOUT_MS leaves room for it). */
 const DEFAULT_UPLOAD_WAIT_MS = 60_000;
 
 const settingsSchema = envSchema.superRefine((e, context) => {
+  if (e.STORAGE === 's3' && !e.S3_BUCKET) {
+    context.addIssue({ code: 'custom', path: ['S3_BUCKET'], message: 'is needed with STORAGE=s3: the bucket that holds the stored files' });
+  }
+  if (e.S3_BUCKET && (e.AWS_ACCESS_KEY_ID === undefined) !== (e.AWS_SECRET_ACCESS_KEY === undefined)) {
+    context.addIssue({ code: 'custom', path: [e.AWS_ACCESS_KEY_ID ? 'AWS_SECRET_ACCESS_KEY' : 'AWS_ACCESS_KEY_ID'], message: 'AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY go together' });
+  }
   if (e.UPLOAD_WAIT_MS !== undefined && e.UPLOAD_WAIT_MS >= e.REQUEST_TIMEOUT_MS) {
     context.addIssue({
       code: 'custom',
@@ -121,8 +166,12 @@ export type Config = Readonly<{
   port: number;
   /** DATABASE_URL; undefined starts an embedded PostgreSQL under `dataDir`. */
   databaseUrl: string | undefined;
-  /** DATA_DIR, absolute: stored files, and the embedded database. */
+  /** DATA_DIR, absolute: stored files (STORAGE=fs), uploads in flight, and the embedded database. */
   dataDir: string;
+  /** STORAGE: which backend keeps stored files. */
+  storage: 'fs' | 's3';
+  /** The bucket's settings (S3_*, AWS_*), when S3_BUCKET is set: used by STORAGE=s3 and `segcat storage migrate`. */
+  s3: S3Settings | undefined;
   /** MAX_UPLOAD_BYTES: the largest file accepted. */
   maxUploadBytes: number;
   /** MAX_IMAGE_PIXELS: the largest width × height (× GIF frames) accepted. */
@@ -145,6 +194,8 @@ export type Config = Readonly<{
   production: boolean;
   /** SEGCAT_MODEL: the model segmentation uses unless told otherwise. */
   model: string;
+  /** SEGCAT_QUALITY: how thoroughly segmentation looks, unless a job says otherwise. */
+  quality: Quality;
   /** MODEL_DIR, absolute: where model weights live. */
   modelDir: string;
   /** MODEL_MIRROR, absolute: a folder to copy weights from instead of downloading them. */
@@ -155,6 +206,11 @@ export type Config = Readonly<{
   maxDetections: number;
   /** SEGCAT_ONNX_THREADS: onnxruntime intra-op threads (0: its own choice). */
   onnxThreads: number;
+  /**
+   * SEGCAT_ONNX_SPINNING: whether onnxruntime's threads spin between runs (default false: spinning
+   * burns the cores that decoding, mask encoding and PostgreSQL need; see `npm run bench:ingest`).
+   */
+  onnxSpinning: boolean;
   /** SEGCAT_WORKER_CONCURRENCY: segmentation jobs one worker runs at once. */
   workerConcurrency: number;
   /** SEGCAT_EMBEDDED_WORKER: whether `segcat serve` runs a queue worker too. */
@@ -173,6 +229,8 @@ export type Config = Readonly<{
   quarantineMs: number;
   /** SEGCAT_MIN_FREE_MB, in bytes. */
   minFreeBytes: number;
+  /** METRICS_PORT: where `segcat serve` and `segcat worker` also serve GET /metrics alone. */
+  metricsPort: number | undefined;
 }>;
 
 /** Thrown when the environment holds invalid settings; lists every bad key. */
@@ -194,6 +252,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     port: e.PORT,
     databaseUrl: e.DATABASE_URL,
     dataDir: path.resolve(e.DATA_DIR),
+    storage: e.STORAGE,
+    s3: e.S3_BUCKET === undefined ? undefined : s3Settings({ ...e, S3_BUCKET: e.S3_BUCKET }),
     maxUploadBytes: e.MAX_UPLOAD_BYTES,
     maxImagePixels: e.MAX_IMAGE_PIXELS,
     maxFilesPerRequest: e.MAX_FILES_PER_REQUEST,
@@ -205,11 +265,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     publicUrl: e.PUBLIC_URL?.replace(/\/+$/, ''),
     production: e.NODE_ENV === 'production',
     model: e.SEGCAT_MODEL,
+    quality: e.SEGCAT_QUALITY,
     modelDir: path.resolve(e.MODEL_DIR),
     modelMirror: e.MODEL_MIRROR === undefined ? undefined : path.resolve(e.MODEL_MIRROR),
     minScore: e.SEGCAT_MIN_SCORE,
     maxDetections: e.SEGCAT_MAX_DETECTIONS,
     onnxThreads: e.SEGCAT_ONNX_THREADS,
+    onnxSpinning: e.SEGCAT_ONNX_SPINNING,
     workerConcurrency: e.SEGCAT_WORKER_CONCURRENCY,
     embeddedWorker: e.SEGCAT_EMBEDDED_WORKER,
     embeddedPgPort: e.EMBEDDED_PG_PORT,
@@ -219,5 +281,24 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     staleMs: e.SEGCAT_STALE_MINUTES * 60_000,
     quarantineMs: e.SEGCAT_QUARANTINE_DAYS * 24 * 60 * 60_000,
     minFreeBytes: e.SEGCAT_MIN_FREE_MB * MB,
+    metricsPort: e.METRICS_PORT,
+  });
+}
+
+/** The S3 settings, with the prefix normalised to '' or `<something>/`. */
+function s3Settings(e: z.infer<typeof envSchema> & { S3_BUCKET: string }): S3Settings {
+  const prefix = e.S3_PREFIX.replace(/^\/+|\/+$/g, '');
+  return Object.freeze({
+    endpoint: e.S3_ENDPOINT,
+    bucket: e.S3_BUCKET,
+    region: e.S3_REGION,
+    prefix: prefix === '' ? '' : `${prefix}/`,
+    forcePathStyle: e.S3_FORCE_PATH_STYLE,
+    credentials:
+      e.AWS_ACCESS_KEY_ID && e.AWS_SECRET_ACCESS_KEY
+        ? { accessKeyId: e.AWS_ACCESS_KEY_ID, secretAccessKey: e.AWS_SECRET_ACCESS_KEY, ...(e.AWS_SESSION_TOKEN && { sessionToken: e.AWS_SESSION_TOKEN }) }
+        : undefined,
+    presign: e.S3_PRESIGN,
+    presignExpiresSeconds: e.S3_PRESIGN_EXPIRES_SECONDS,
   });
 }

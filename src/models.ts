@@ -65,6 +65,8 @@ export interface Extraction {
   segmentId: string;
   format: ExtractionFormat;
   background: ExtractionBackground;
+  /** Made from the mask refined against the photo's edges, not the stored mask. */
+  refined: boolean;
   /** Relative to DATA_DIR. */
   path: string;
   width: number;

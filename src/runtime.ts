@@ -8,14 +8,20 @@ import { pino, type Logger } from 'pino';
 import type { Config } from './config.js';
 import { openDatabase, type Database } from './db/database.js';
 import { CatalogueRepository } from './db/catalogue.repository.js';
+import { ImageReadRepository } from './db/image-read.repository.js';
 import { listenForImageEvents } from './db/image-events.js';
 import { SessionRepository } from './db/session.repository.js';
 import { createApolloServer } from './graphql/server.js';
 import { createHttpApp, type HealthResult } from './http/app.js';
+import { createMetricsApp } from './http/metrics.route.js';
+import { countJobs } from './jobs/job-sql.js';
 import { installQueue, startWorker, unlockAbandonedJobs, type QueueWorker } from './jobs/queue.js';
+import { graphqlMetricsPlugin } from './observability/graphql-metrics.plugin.js';
+import { Metrics } from './observability/metrics.js';
 import { createServices, type Services } from './services/services.js';
 import { ensureCatalogueIdentity } from './storage/catalogue-identity.js';
-import { FileStore } from './storage/file-store.js';
+import type { FileStore } from './storage/file-store.js';
+import { openFileStore } from './storage/open-store.js';
 import { createVisionRegistry, type VisionRegistry } from './vision/vision-engine.js';
 
 /** A running segcat process. */
@@ -28,8 +34,12 @@ export interface Runtime {
   /** The infrastructure behind the services, for the composition root and tests; transports use `services`. */
   store: FileStore;
   models: VisionRegistry;
+  /** This process's metrics (GET /metrics). */
+  metrics: Metrics;
   /** Set when an HTTP server was asked for. */
   url?: string;
+  /** URL of the metrics-only listener, when `metricsPort` asked for one. */
+  metricsUrl?: string;
   /** Stops everything, in order; safe to call twice. */
   close(): Promise<void>;
 }
@@ -40,6 +50,8 @@ export interface RuntimeOptions {
   http: boolean;
   /** Run a queue worker. */
   worker: boolean;
+  /** Also serve GET /metrics alone on this port, on HOST (0: any free port); `segcat worker --metrics-port`. */
+  metricsPort?: number;
   /** Logger to use (default: pino at config.logLevel). */
   logger?: Logger;
   /**
@@ -73,7 +85,11 @@ export async function startRuntime(config: Config, options: RuntimeOptions): Pro
     }
   });
   try {
-    const store = new FileStore(config.dataDir);
+    // First, so that every part can report to it (an object store its failed requests).
+    const metrics = new Metrics({ logger });
+    const store = openFileStore(config);
+    store.observe(metrics);
+    cleanups.push(() => store.close());
     const models = await createVisionRegistry(config, (file, action) => logger.info({ file, action }, 'model weights pulled'));
     cleanups.push(() => models.close());
     const database = await openDatabase(config, logger);
@@ -86,6 +102,7 @@ export async function startRuntime(config: Config, options: RuntimeOptions): Pro
     await installQueue(database.url, logger);
     const events = await listenForImageEvents(database.url, logger);
     cleanups.push(() => events.close());
+    watchRuntime(metrics, database, store, models);
     const services = createServices({
       prisma: database.prisma,
       store,
@@ -95,6 +112,7 @@ export async function startRuntime(config: Config, options: RuntimeOptions): Pro
       maxUploadBytes: config.maxUploadBytes,
       uploadWaitMs: config.uploadWaitMs,
       unlockAbandonedJobs: (olderThanMs) => unlockAbandonedJobs(database.url, olderThanMs, logger),
+      metrics,
     });
     if (options.reconcile !== false) await reconcile(config, services, logger);
     let worker: QueueWorker | undefined;
@@ -104,21 +122,42 @@ export async function startRuntime(config: Config, options: RuntimeOptions): Pro
         concurrency: config.workerConcurrency,
         logger,
         tasks: {
-          segment_image: async ({ imageId, model }, job) => {
-            await services.segmentation.segmentImage(imageId, { lastAttempt: job.lastAttempt, model });
+          segment_image: async ({ imageId, model, quality }, job) => {
+            await metrics.countJob('segment_image', job, () => services.segmentation.segmentImage(imageId, { lastAttempt: job.lastAttempt, model, quality }));
           },
         },
       });
       cleanups.push(() => worker!.stop());
+      metrics.watchPool('queue', () => worker!.poolUsage());
     }
-    const runtime: Runtime = { config, logger, database, services, store, models, close };
+    const runtime: Runtime = { config, logger, database, services, store, models, metrics, close };
     if (options.http) runtime.url = await serveHttp(runtime, cleanups, models.current.model.name);
-    logger.info({ url: runtime.url, worker: options.worker, model: models.current.model.name, catalogue: catalogueId }, 'segcat started');
+    if (options.metricsPort !== undefined) runtime.metricsUrl = await serveMetrics(runtime, cleanups, options.metricsPort);
+    logger.info(
+      { url: runtime.url, metrics: runtime.metricsUrl, worker: options.worker, model: models.current.model.name, catalogue: catalogueId },
+      'segcat started',
+    );
     return runtime;
   } catch (error) {
     await close();
     throw error;
   }
+}
+
+/**
+ * What the metrics read when scraped: the queue's depth (images not DONE, unfinished jobs), the
+ * free space where files are stored (filesystem only), the database pool; and the model in use.
+ */
+function watchRuntime(metrics: Metrics, database: Database, store: FileStore, models: VisionRegistry): void {
+  const images = new ImageReadRepository(database.prisma);
+  metrics.modelInUse(models.current.model);
+  metrics.watchQueue(async () => {
+    const [unfinished, jobs] = await Promise.all([images.countUnfinished(), countJobs(database.prisma)]);
+    return { images: unfinished, jobs };
+  });
+  const freeBytes = store.freeBytes?.bind(store);
+  if (freeBytes) metrics.watchFreeSpace(freeBytes);
+  metrics.watchPool('prisma', () => database.poolUsage());
 }
 
 /** Pairs DATA_DIR with the database's catalogue (src/storage/catalogue-identity.ts); returns its id. */
@@ -147,11 +186,18 @@ async function reconcile(config: Config, services: Services, logger: Logger): Pr
 }
 
 /**
- * Free space in DATA_DIR against SEGCAT_MIN_FREE_MB. Low space degrades the service rather than
- * taking it down: reads still work, and every server sharing DATA_DIR sees the same disk.
+ * Free space in DATA_DIR against SEGCAT_MIN_FREE_MB; with object storage, whether the bucket
+ * answers. Trouble here degrades the service rather than taking it down: reads still work, and
+ * every server sharing DATA_DIR (or the bucket) sees the same.
  */
 async function diskHealth(store: FileStore, minFreeBytes: number): Promise<HealthResult> {
   const MB = 1024 * 1024;
+  if (!store.freeBytes) {
+    return store.ping().then(
+      () => ({ ok: true, detail: `${store.location} answers` }),
+      (error: unknown) => ({ ok: false, severity: 'degraded', detail: store.redactPaths(error instanceof Error ? error.message : String(error)) }),
+    );
+  }
   try {
     const free = await store.freeBytes();
     const shown = `${Math.floor(free / MB)} MB free`;
@@ -187,7 +233,7 @@ const SHUTDOWN_GRACE_MS = 10_000;
 
 async function serveHttp(runtime: Runtime, cleanups: (() => Promise<void>)[], modelName: string): Promise<string> {
   const { config, logger, database, services, store } = runtime;
-  const apollo = createApolloServer({ logger, production: config.production });
+  const apollo = createApolloServer({ logger, production: config.production, plugins: [graphqlMetricsPlugin(runtime.metrics)] });
   await apollo.start();
   cleanups.push(() => apollo.stop());
   const app = createHttpApp({
@@ -196,6 +242,7 @@ async function serveHttp(runtime: Runtime, cleanups: (() => Promise<void>)[], mo
     sessions: new SessionRepository(database.prisma),
     apollo,
     logger,
+    metrics: runtime.metrics,
     health: async ({ deep }) => ({
       database: await database.ping().then(
         () => ({ ok: true }),
@@ -216,19 +263,34 @@ async function serveHttp(runtime: Runtime, cleanups: (() => Promise<void>)[], mo
     },
     app,
   );
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.port, config.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  await listen(server, config.port, config.host);
   cleanups.push(() => closeServer(server, logger));
   // Runs first (cleanups run in reverse): waiting uploads answer at once, unsettled, so that the
   // requests in flight can finish while the database is still there to answer them.
   cleanups.push(async () => services.waiter.close());
   const { port } = server.address() as AddressInfo;
   return config.publicUrl ?? `http://${urlHost(config.host)}:${port}`;
+}
+
+/** A listener serving GET /metrics alone (`segcat worker --metrics-port`); returns its URL. */
+async function serveMetrics(runtime: Runtime, cleanups: (() => Promise<void>)[], port: number): Promise<string> {
+  const { config, logger, database, metrics } = runtime;
+  const app = createMetricsApp({ metrics, keys: { apiKey: config.apiKey, readKey: config.readKey }, sessions: new SessionRepository(database.prisma), logger });
+  const server = createServer({ requestTimeout: config.requestTimeoutMs, headersTimeout: Math.min(config.requestTimeoutMs, HEADERS_TIMEOUT_MS) }, app);
+  await listen(server, port, config.host);
+  cleanups.push(() => closeServer(server, logger));
+  return `http://${urlHost(config.host)}:${(server.address() as AddressInfo).port}/metrics`;
+}
+
+/** Listens on `port` and `host`; rejects when that fails (the port is taken, the address is not ours). */
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
 }
 
 /**

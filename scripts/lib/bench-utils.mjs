@@ -21,9 +21,14 @@ export function percentile(values, p) {
 
 /**
  * A scratch database on BENCH_DATABASE_URL, else TEST_DATABASE_URL, else the local server,
- * created empty (dropped first if a previous run left it); `drop()` removes it.
+ * created empty (dropped first if a previous run left it); `drop()` removes it. Its name is `baseName`
+ * followed by BENCH_DATABASE_SUFFIX, which keeps apart runs that share a server (the test suite
+ * sets one per run, so that it never drops a database a bench run by hand is using).
  */
-export async function scratchDatabase(name) {
+export async function scratchDatabase(baseName) {
+  const suffix = process.env.BENCH_DATABASE_SUFFIX ?? '';
+  if (!/^[a-z0-9_]*$/.test(suffix)) throw new Error(`BENCH_DATABASE_SUFFIX must be lower-case letters, digits and _, got ${JSON.stringify(suffix)}`);
+  const name = `${baseName}${suffix}`;
   const serverUrl = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/test';
   const admin = async (sql) => {
     const client = new pg.Client({ connectionString: serverUrl });

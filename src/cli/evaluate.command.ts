@@ -7,7 +7,9 @@ import { readFile } from 'node:fs/promises';
 import { loadConfig } from '../config.js';
 import { parseCocoInstances } from '../vision/coco-instances.js';
 import { EVALUATION_MIN_SCORE, evaluateModel } from '../vision/model-evaluation.js';
-import { createSegmenter } from '../vision/segmenter.js';
+import type { Quality } from '../vision/types.js';
+import { createQualitySegmenter } from '../vision/vision-engine.js';
+import { qualityOption } from './quality-option.js';
 import { formatEvaluation } from './evaluation-report.js';
 import { createProgressReporter } from './progress.js';
 
@@ -39,6 +41,7 @@ export function registerEvaluateCommand(program: Command): void {
     .argument('<images-dir>', 'folder holding the images, by their file_name')
     .option('--model <name>', 'model from models/manifest.json (default SEGCAT_MODEL)')
     .option('--min-score <score>', `lowest detection score kept (default ${EVALUATION_MIN_SCORE}: AP needs the whole ranking)`, parseScore)
+    .addOption(qualityOption('look'))
     .option('--json', 'print one JSON document (figures in 0..1) instead of tables')
     .addHelpText('after', `
 Runs the same segmentation as \`segcat segment\` on every image the file lists and compares the
@@ -51,11 +54,12 @@ Progress goes to stderr. Exit code 0 when every image was measured, 1 when any c
 
 Examples:
   $ npx segcat evaluate ../shared/coco-mini/instances.json ../shared/coco-mini/images
-  $ npx segcat evaluate labels.json photos/ --model yolov8n-seg-uint8 --json > quality.json`)
-    .action(async (instancesFile: string, imagesDir: string, options: { model?: string; minScore?: number; json?: boolean }) => {
+  $ npx segcat evaluate labels.json photos/ --model yolov8n-seg-uint8 --json > quality.json
+  $ npx segcat evaluate labels.json photos/ --quality accurate`)
+    .action(async (instancesFile: string, imagesDir: string, options: { model?: string; minScore?: number; json?: boolean; quality?: Quality }) => {
       const instances = await readInstances(instancesFile);
       const config = loadConfig();
-      const segmenter = await createSegmenter(options.model === undefined ? config : { ...config, model: options.model });
+      const segmenter = await createQualitySegmenter({ ...config, model: options.model ?? config.model, quality: options.quality ?? config.quality });
       const progress = createProgressReporter(process.stderr);
       let evaluation;
       try {

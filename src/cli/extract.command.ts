@@ -20,17 +20,21 @@ export function registerExtractCommand(program: Command): void {
     .argument('<mask>', 'an object mask, named m<root>.<score>.<label>.<x>_<y>_<w>_<h>.png')
     .argument('<out>', 'output file: .png or .webp (or .jpg with --background white)')
     .addOption(new Option('--background <background>', 'what surrounds the object').choices(['transparent', 'white']).default('transparent'))
+    .option('--refine', "cut along the photo's edges: refine the mask against the image first (the mask file is not changed)")
     .option('--force', 'write over <out> if it exists (never over the image or the mask)')
     .addHelpText('after', `
 The output is cropped to the mask's box. With a transparent background the mask becomes the alpha
-channel; white reproduces the original recipe. An existing <out> is kept unless --force is given;
-the image and the mask are never written over.
+channel; white reproduces the original recipe. --refine moves the mask's edge onto the image's own
+edges (a guided filter around the box) and gives it an anti-aliased border; the output then covers
+the box grown by half a prototype cell (2 px on a 640-px photo). An existing <out> is kept unless
+--force is given; the image and the mask are never written over.
 
 Examples:
   $ npx segcat extract dog.jpg out/mdog.93.dog.124_210_198_330.png dog-cutout.png
   $ npx segcat extract dog.jpg out/mdog.93.dog.124_210_198_330.png dog.webp
-  $ npx segcat extract dog.jpg out/mdog.93.dog.124_210_198_330.png dog.jpg --background white`)
-    .action(async (image: string, mask: string, out: string, options: { background: CutoutOptions['background']; force?: boolean }) => {
+  $ npx segcat extract dog.jpg out/mdog.93.dog.124_210_198_330.png dog.jpg --background white
+  $ npx segcat extract dog.jpg out/mdog.93.dog.124_210_198_330.png dog-refined.png --refine`)
+    .action(async (image: string, mask: string, out: string, options: { background: CutoutOptions['background']; refine?: boolean; force?: boolean }) => {
       const format = FORMATS[path.extname(out).toLowerCase()];
       if (!format) throw new Error(`${out}: output must end in .png or .webp (or .jpg with --background white)`);
       if (format === 'jpeg' && options.background === 'transparent') {
@@ -44,7 +48,7 @@ Examples:
       const picture = await validateImage(image, { maxPixels: loadConfig().maxImagePixels });
       await checkMaskFile(mask, picture);
       const boxMask = await readBoxMask(mask, name.box);
-      const cutout = await extractCutout(image, boxMask, { background: options.background, format });
+      const cutout = await extractCutout(image, boxMask, { background: options.background, format, refine: options.refine === true });
       // `wx` fails rather than replace a file that appeared meanwhile, unless --force.
       await writeFile(out, cutout.data, { flag: options.force ? 'w' : 'wx' });
       process.stdout.write(`${out}\n`);

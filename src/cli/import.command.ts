@@ -4,6 +4,8 @@
  */
 import type { Command } from 'commander';
 import { loadConfig } from '../config.js';
+import type { Quality } from '../vision/types.js';
+import { qualityOption } from './quality-option.js';
 import type { ImportSummary } from '../services/import.service.js';
 import { createProgressReporter, formatDuration } from './progress.js';
 
@@ -13,17 +15,24 @@ export function registerImportCommand(program: Command): void {
     .command('import')
     .description('add every image under folders (searched recursively, picked by content) to the catalogue')
     .argument('<paths...>', 'folders and/or image files')
+    .addOption(qualityOption())
     .addHelpText('after', `
 Images already catalogued (same bytes) are skipped, so a second run of the same folder adds
 nothing, and an interrupted import resumes where it stopped. Uses DATABASE_URL, or the embedded
 database under DATA_DIR (stop a running \`segcat serve\` on the same DATA_DIR first, or point
 DATABASE_URL at its database).
 
+--quality sets how this import's own worker segments; other workers on the same database that
+take some of its jobs segment them at their own SEGCAT_QUALITY.
+
 Examples:
   npx segcat import ~/Pictures
+  npx segcat import ~/Pictures/birds --quality accurate
   DATABASE_URL=postgresql://segcat@db/segcat npx segcat import /mnt/photos/2024 /mnt/photos/2025`)
-    .action(async (paths: string[]) => {
-      const config = loadConfig();
+    .action(async (paths: string[], options: { quality?: Quality }) => {
+      // The import's own worker segments at this quality; other workers on the same database use theirs.
+      const env = loadConfig();
+      const config = { ...env, quality: options.quality ?? env.quality };
       const { createCommandLogger, startRuntime } = await import('../runtime.js');
       const runtime = await startRuntime(config, { http: false, worker: true, logger: createCommandLogger(config) });
       const stop = () => {

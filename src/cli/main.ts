@@ -11,6 +11,7 @@ import { registerModelsCommand } from './models.command.js';
 import { registerResegmentCommand } from './resegment.command.js';
 import { registerSegmentCommand } from './segment.command.js';
 import { registerServeCommands } from './serve.command.js';
+import { registerStorageCommand } from './storage.command.js';
 import { registerThumbnailsCommand } from './thumbnails.command.js';
 
 /** Runs the CLI with the given argv and resolves to the process exit code. */
@@ -29,6 +30,7 @@ export async function main(argv: string[]): Promise<number> {
   registerResegmentCommand(program);
   registerSegmentCommand(program);
   registerServeCommands(program);
+  registerStorageCommand(program);
   registerThumbnailsCommand(program);
 
   try {

@@ -9,7 +9,9 @@ import { loadConfig } from '../config.js';
 import { segmentFiles, type BatchOutcome } from '../vision/batch.js';
 import { hasImageExtension } from '../vision/formats.js';
 import { maskRoot } from '../vision/mask-filename.js';
-import { createSegmenter } from '../vision/segmenter.js';
+import type { Quality } from '../vision/types.js';
+import { createQualitySegmenter } from '../vision/vision-engine.js';
+import { qualityOption } from './quality-option.js';
 
 function parseScore(value: string): number {
   const score = Number(value);
@@ -38,6 +40,7 @@ export function registerSegmentCommand(program: Command): void {
     .usage('[options] <image...|dir> <outdir>')
     .argument('<inputs...>', 'image files and/or directories of images, then the output directory')
     .option('--min-score <score>', 'drop objects scoring below this (0..1; default SEGCAT_MIN_SCORE or 0.25)', parseScore)
+    .addOption(qualityOption())
     .option('--json', 'print one JSON document describing everything instead of one path per line')
     .addHelpText('after', `
 Writes, for each image, m<root>.<score>.<label>.<x>_<y>_<w>_<h>.png per object (score in whole
@@ -50,15 +53,17 @@ Exit code 0 when every image was processed, 1 when any failed (each reported on 
 Examples:
   $ npx segcat segment dog.jpg out/
   $ npx segcat segment photos/ out/ --min-score 0.5
-  $ npx segcat segment a.jpg b.png out/ --json > result.json`)
-    .action(async (args: string[], options: { minScore?: number; json?: boolean }) => {
+  $ npx segcat segment a.jpg b.png out/ --json > result.json
+  $ npx segcat segment big-photo.jpg out/ --quality accurate`)
+    .action(async (args: string[], options: { minScore?: number; json?: boolean; quality?: Quality }) => {
       if (args.length < 2) throw new Error('segment needs at least one image and an output directory');
       const outDir = args[args.length - 1]!;
       const files = await expandInputs(args.slice(0, -1));
       if (files.length === 0) throw new Error(`no images found in ${args.slice(0, -1).join(', ')}`);
       const existing = await stat(outDir).catch(() => undefined);
       if (existing && !existing.isDirectory()) throw new Error(`${outDir}: not a directory; give a folder for the masks`);
-      const segmenter = await createSegmenter(loadConfig());
+      const config = loadConfig();
+      const segmenter = await createQualitySegmenter({ ...config, quality: options.quality ?? config.quality });
       const segmentOptions = options.minScore === undefined ? {} : { minScore: options.minScore };
       let outcomes: BatchOutcome[];
       try {

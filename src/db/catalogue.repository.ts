@@ -14,7 +14,7 @@ export interface ImageFiles {
   storagePath: string;
   thumbnailPath: string | null;
   backgroundMaskPath: string | null;
-  segments: { id: string; maskPath: string; extractions: Pick<Extraction, 'path' | 'format' | 'background'>[] }[];
+  segments: { id: string; maskPath: string; extractions: Pick<Extraction, 'path' | 'format' | 'background' | 'refined'>[] }[];
 }
 
 /** Advisory lock taken while the row is claimed, so that servers starting together agree on one id. */
@@ -54,7 +54,7 @@ export class CatalogueRepository {
         storagePath: true,
         thumbnailPath: true,
         backgroundMaskPath: true,
-        segments: { select: { id: true, maskPath: true, extractions: { select: { path: true, format: true, background: true } } } },
+        segments: { select: { id: true, maskPath: true, extractions: { select: { path: true, format: true, background: true, refined: true } } } },
       },
     });
   }

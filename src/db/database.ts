@@ -6,7 +6,8 @@ import path from 'node:path';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
-import { createPrismaClient, type PrismaClient } from './client.js';
+import type { PoolUsage } from '../observability/probes.js';
+import { createPooledPrismaClient, type PrismaClient } from './client.js';
 import { startEmbeddedPostgres } from './embedded-postgres.js';
 import { applyMigrations } from './migrate.js';
 
@@ -22,6 +23,8 @@ export interface Database {
   prisma: PrismaClient;
   /** Resolves when the database answers a trivial query; for health checks. */
   ping(): Promise<void>;
+  /** The Prisma client's connection pool right now (metrics). */
+  poolUsage(): PoolUsage;
   /** Disconnects the client, then stops the embedded server if there is one; safe to call twice. */
   close(): Promise<void>;
 }
@@ -56,17 +59,17 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Data
     ? undefined
     : await startEmbeddedPostgres({ dataDir: config.dataDir, port: config.embeddedPgPort, logger });
   const url = config.databaseUrl ?? embedded!.url;
-  let prisma: PrismaClient | undefined;
+  let prisma: { prisma: PrismaClient; usage: () => PoolUsage } | undefined;
   try {
     await assertReachable(url);
     const report = await applyMigrations(url, logger);
     logger.debug({ ...report }, 'database migrations checked');
-    prisma = createPrismaClient(url);
+    prisma = createPooledPrismaClient(url);
   } catch (error) {
     await embedded?.stop();
     throw error;
   }
-  const client = prisma;
+  const { prisma: client, usage } = prisma;
   let closing: Promise<void> | undefined;
   return {
     url,
@@ -75,6 +78,7 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Data
     ping: async () => {
       await client.$queryRaw`SELECT 1`;
     },
+    poolUsage: usage,
     close: () =>
       (closing ??= (async () => {
         await client.$disconnect();

@@ -35,7 +35,7 @@ export interface ImageEventListener extends ImageEvents {
 
 /** Starts listening for image status changes. */
 export async function listenForImageEvents(databaseUrl: string, logger: Logger): Promise<ImageEventListener> {
-  const listeners = new Set<(imageId: string) => void>();
+  const listeners = new Set<(imageId: string, status?: string) => void>();
   let client: pg.Client | undefined;
   let closed = false;
   let retry: NodeJS.Timeout | undefined;
@@ -43,8 +43,8 @@ export async function listenForImageEvents(databaseUrl: string, logger: Logger):
   const connect = async (): Promise<void> => {
     const next = new pg.Client({ connectionString: databaseUrl, application_name: 'segcat-events' });
     next.on('notification', (message) => {
-      const id = parseImageId(message.payload);
-      if (id) for (const listener of listeners) listener(id);
+      const event = parseImageEvent(message.payload);
+      if (event) for (const listener of listeners) listener(event.id, event.status);
     });
     next.on('error', (error) => {
       logger.warn({ err: error }, 'image event connection lost; reconnecting');
@@ -80,10 +80,11 @@ export async function listenForImageEvents(databaseUrl: string, logger: Logger):
   };
 }
 
-function parseImageId(payload: string | undefined): string | undefined {
+function parseImageEvent(payload: string | undefined): { id: string; status?: string } | undefined {
   try {
-    const parsed = JSON.parse(payload ?? '') as { id?: unknown };
-    return typeof parsed.id === 'string' ? parsed.id : undefined;
+    const parsed = JSON.parse(payload ?? '') as { id?: unknown; status?: unknown };
+    if (typeof parsed.id !== 'string') return undefined;
+    return { id: parsed.id, status: typeof parsed.status === 'string' ? parsed.status : undefined };
   } catch {
     return undefined;
   }

@@ -82,4 +82,20 @@ export class ImageReadRepository {
     for (const row of rows) counts[row.status] = row._count._all;
     return counts;
   }
+
+  /**
+   * Images waiting, being segmented and failed: the queue's share of the catalogue. Unlike a count
+   * of DONE images, which reads the whole catalogue (half a second at a million images), it reads
+   * only the status index's entries for these three.
+   */
+  async countUnfinished(): Promise<Record<'PENDING' | 'PROCESSING' | 'FAILED', number>> {
+    const rows = await this.prisma.image.groupBy({
+      by: ['status'],
+      where: { status: { in: ['PENDING', 'PROCESSING', 'FAILED'] } },
+      _count: { _all: true },
+    });
+    const counts = { PENDING: 0, PROCESSING: 0, FAILED: 0 };
+    for (const row of rows) if (row.status !== 'DONE') counts[row.status] = row._count._all;
+    return counts;
+  }
 }

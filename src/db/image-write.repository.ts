@@ -8,6 +8,7 @@
  */
 import type { Image, PrismaClient } from '../generated/prisma/client.js';
 import { addJob, removeJob } from '../jobs/job-sql.js';
+import type { Quality } from '../vision/types.js';
 import { joinBatch, keepEndedRuns, type BatchRef } from './batch.repository.js';
 import { notifyImageEvents } from './image-events.js';
 
@@ -110,16 +111,16 @@ export class ImageWriteRepository {
 
   /**
    * Queues segmentation again (re-segmentation, or an image whose job was lost), optionally with
-   * another model and in a batch. Batches whose run of an image has ended keep its outcome: the
-   * new run is not theirs.
+   * another model or quality and in a batch. Batches whose run of an image has ended keep its
+   * outcome: the new run is not theirs.
    */
-  async enqueue(imageIds: string[], options: { batch?: BatchRef; model?: string } = {}): Promise<void> {
-    const { batch, model } = options;
+  async enqueue(imageIds: string[], options: { batch?: BatchRef; model?: string; quality?: Quality } = {}): Promise<void> {
+    const { batch, model, quality } = options;
     await this.prisma.$transaction(async (tx) => {
       await keepEndedRuns(tx, imageIds);
       await tx.image.updateMany({ where: { id: { in: imageIds } }, data: { status: 'PENDING', error: null } });
       for (const imageId of imageIds) {
-        await addJob(tx, 'segment_image', model ? { imageId, model } : { imageId });
+        await addJob(tx, 'segment_image', { imageId, ...(model ? { model } : {}), ...(quality ? { quality } : {}) });
       }
       if (batch) await joinBatch(tx, batch, imageIds);
       await notifyImageEvents(tx, imageIds, 'PENDING');

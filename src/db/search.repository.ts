@@ -1,14 +1,19 @@
 /**
- * Catalogue reads: search by class with keyset paging, facets, and batch loads for DataLoader
- * (images by id are ImageReadRepository.findByIds).
+ * Catalogue reads: search by class with keyset paging, counts and facets, and batch loads for
+ * DataLoader (images by id are ImageReadRepository.findByIds).
  *
  * Class search runs on ImageLabel (one row per image and class with its best score), whose index
- * (label, maxScore DESC, imageCreatedAt DESC, imageId DESC) is exactly the result order, so a
- * one-class page is a short index range scan however large the catalogue grows.
+ * (label, maxScore DESC, imageCreatedAt DESC, imageId DESC, outrankedBy) is exactly the result
+ * order, so a page is a short index range scan per class however large the catalogue grows
+ * (search-matches.ts). Counts come from running tallies where they can (search-counts.ts).
  */
 import { Prisma } from '../generated/prisma/client.js';
 import type { Extraction, Image, ImageStatus, PrismaClient, Segment } from '../generated/prisma/client.js';
 import { groupBy, orderBy } from './row-order.js';
+import { SearchCounts, type LabelFacet } from './search-counts.js';
+import { matchCountSql, matchPageSql } from './search-matches.js';
+
+export type { LabelFacet } from './search-counts.js';
 
 /** Where a page starts: the sort key of the last row of the previous page. */
 export interface ImageCursor {
@@ -51,13 +56,6 @@ export interface SegmentQuery {
 /** An image with the score it matched with (null when no class was asked for). */
 export type ScoredImage = Image & { matchScore: number | null };
 
-/** Per class: images and segments at or above a score. */
-export interface LabelFacet {
-  label: string;
-  imageCount: number;
-  segmentCount: number;
-}
-
 /** Per group of classes (a COCO supercategory): images and segments at or above a score. */
 export interface CategoryFacet {
   category: string;
@@ -67,29 +65,30 @@ export interface CategoryFacet {
 
 /** Read queries of the catalogue. */
 export class SearchRepository {
-  constructor(private readonly prisma: PrismaClient) {}
+  private readonly counts: SearchCounts;
+
+  constructor(private readonly prisma: PrismaClient) {
+    this.counts = new SearchCounts(prisma);
+  }
 
   /** One page of images (limit rows) in result order. */
   async findImages(query: ImageQuery): Promise<ScoredImage[]> {
     if (query.terms.length === 0) return this.findNewestImages(query);
-    const ids = await this.prisma.$queryRaw<{ imageId: string; score: number }[]>`
-      ${this.matchingImages(query)}
-      ${query.after ? Prisma.sql`WHERE (m.score, m."createdAt", m."imageId") < (${query.after.score}::real, ${query.after.createdAt}, ${query.after.id}::uuid)` : Prisma.empty}
-      ORDER BY m.score DESC, m."createdAt" DESC, m."imageId" DESC
-      LIMIT ${query.limit}`;
-    const images = await this.prisma.image.findMany({ where: { id: { in: ids.map((row) => row.imageId) } } });
-    const byId = new Map(images.map((image) => [image.id, image]));
-    return ids.flatMap(({ imageId, score }) => {
-      const image = byId.get(imageId);
-      return image ? [{ ...image, matchScore: score }] : [];
-    });
+    // The images come with their page in one round trip: the Image columns are the model's fields.
+    return this.prisma.$queryRaw<ScoredImage[]>`
+      SELECT i.*, m.score AS "matchScore" FROM (${matchPageSql(query)}) AS m JOIN "Image" i ON i.id = m."imageId"
+      ORDER BY m.score DESC, m."createdAt" DESC, m."imageId" DESC`;
   }
 
-  /** How many images match, ignoring paging. */
+  /**
+   * How many images match, ignoring paging. Read from the tallies for every image or one class
+   * (without a status); otherwise counted over the index entries of the classes asked for.
+   */
   async countImages(query: ImageQuery): Promise<number> {
-    if (query.terms.length === 0) return this.prisma.image.count({ where: { status: query.status } });
-    const [row] = await this.prisma.$queryRaw<{ count: number }[]>`
-      SELECT count(*)::int AS count FROM (${this.matchingImages(query)}) AS counted`;
+    if (query.terms.length === 0) return this.counts.ofStatus(query.status);
+    const [first, ...others] = query.terms;
+    if (others.length === 0 && first?.length === 1 && !query.status) return this.counts.ofClasses('images', first, query.minScore);
+    const [row] = await this.prisma.$queryRaw<{ count: number }[]>(matchCountSql(query));
     return row?.count ?? 0;
   }
 
@@ -110,17 +109,15 @@ export class SearchRepository {
     });
   }
 
-  /** How many segments match, ignoring paging. */
+  /** How many segments match, ignoring paging: from the tallies, unless for one image. */
   async countSegments(query: SegmentQuery): Promise<number> {
-    return this.prisma.segment.count({ where: this.segmentWhere(query) });
+    if (query.imageId) return this.prisma.segment.count({ where: this.segmentWhere(query) });
+    return this.counts.ofClasses('segments', query.labels.length > 0 ? query.labels : null, query.minScore);
   }
 
-  /** Facet counts per class, most images first. */
+  /** Facet counts per class, most images first (from the tallies). */
   async labelFacets(minScore: number): Promise<LabelFacet[]> {
-    return this.prisma.$queryRaw<LabelFacet[]>`
-      SELECT label, count(DISTINCT "imageId")::int AS "imageCount", count(*)::int AS "segmentCount"
-      FROM "Segment" WHERE score >= ${minScore}::real
-      GROUP BY label ORDER BY "imageCount" DESC, "segmentCount" DESC, label`;
+    return this.counts.labelFacets(minScore);
   }
 
   /**
@@ -183,45 +180,6 @@ export class SearchRepository {
       take: query.limit,
     });
     return images.map((image) => ({ ...image, matchScore: null }));
-  }
-
-  /**
-   * Images holding the query's terms with their match score: a term's score is its best class's;
-   * for ALL the image's score is its weakest term's (an image is only as good a match as its least
-   * certain term), for ANY its best class's. A single class needs no grouping, which keeps it on
-   * the index; one term, or ANY, is a search for any of the classes.
-   */
-  private matchingImages(query: ImageQuery): Prisma.Sql {
-    const statusJoin = query.status
-      ? Prisma.sql`JOIN "Image" i ON i.id = l."imageId" AND i.status = ${query.status}::"ImageStatus"`
-      : Prisma.empty;
-    const labels = [...new Set(query.terms.flat())];
-    if (labels.length === 1) {
-      return Prisma.sql`SELECT * FROM (
-        SELECT l."imageId", l."maxScore" AS score, l."imageCreatedAt" AS "createdAt"
-        FROM "ImageLabel" l ${statusJoin}
-        WHERE l.label = ${labels[0]} AND l."maxScore" >= ${query.minScore}::real) AS m`;
-    }
-    let score = Prisma.sql`max(l."maxScore")`;
-    let having = Prisma.empty;
-    if (query.matchAll && query.terms.length > 1) {
-      if (query.terms.every((term) => term.length === 1)) {
-        // One row per image and class: an image with every class has as many rows as classes.
-        score = Prisma.sql`min(l."maxScore")`;
-        having = Prisma.sql`HAVING count(*) = ${query.terms.length}`;
-      } else {
-        // Terms can share classes ("animal" and "dog"), so each is checked on its own.
-        const best = query.terms.map((term) => Prisma.sql`max(CASE WHEN l.label IN (${Prisma.join(term)}) THEN l."maxScore" END)`);
-        score = Prisma.sql`LEAST(${Prisma.join(best)})`;
-        having = Prisma.sql`HAVING ${Prisma.join(best.map((term) => Prisma.sql`${term} IS NOT NULL`), ' AND ')}`;
-      }
-    }
-    return Prisma.sql`SELECT * FROM (
-      SELECT l."imageId", ${score} AS score, l."imageCreatedAt" AS "createdAt"
-      FROM "ImageLabel" l ${statusJoin}
-      WHERE l.label IN (${Prisma.join(labels)}) AND l."maxScore" >= ${query.minScore}::real
-      GROUP BY l."imageId", l."imageCreatedAt"
-      ${having}) AS m`;
   }
 
   private segmentWhere(query: SegmentQuery): Prisma.SegmentWhereInput {

@@ -32,7 +32,7 @@ export interface ReplacedSegmentation {
 }
 
 /** A cut-out about to be recorded. */
-export type NewExtraction = Pick<Extraction, 'segmentId' | 'format' | 'background' | 'path' | 'width' | 'height' | 'bytes'>;
+export type NewExtraction = Pick<Extraction, 'segmentId' | 'format' | 'background' | 'refined' | 'path' | 'width' | 'height' | 'bytes'>;
 
 /** Segmentation results and cut-outs. */
 export class SegmentationRepository {
@@ -115,9 +115,11 @@ export class SegmentationRepository {
           ${column('x')}::int[], ${column('y')}::int[], ${column('width')}::int[], ${column('height')}::int[], ${column('area')}::int[],
           ${column('maskPath')}::text[]) AS s
       ), labels AS (
-        INSERT INTO "ImageLabel" ("imageId", "imageCreatedAt", label, "maxScore", "segmentCount")
-        SELECT image.id, image."createdAt", l.* FROM image, unnest(${labels.map((l) => l.label)}::text[],
-          ${labels.map((l) => l.maxScore)}::real[], ${labels.map((l) => l.segmentCount)}::int[]) AS l
+        -- Each outrankedBy goes as JSON text: unnest() would flatten an array of arrays.
+        INSERT INTO "ImageLabel" ("imageId", "imageCreatedAt", label, "maxScore", "segmentCount", "outrankedBy")
+        SELECT image.id, image."createdAt", l.label, l.score, l.count, ARRAY(SELECT jsonb_array_elements_text(l.outranked::jsonb))
+        FROM image, unnest(${labels.map((l) => l.label)}::text[], ${labels.map((l) => l.maxScore)}::real[],
+          ${labels.map((l) => l.segmentCount)}::int[], ${labels.map((l) => JSON.stringify(l.outrankedBy))}::text[]) AS l(label, score, count, outranked)
       )
       SELECT pg_notify(${IMAGE_EVENTS_CHANNEL}, ${imageEventPayload(id, 'DONE')})::text FROM image`;
     return rows.length === 1;
@@ -132,14 +134,14 @@ export class SegmentationRepository {
   }
 
   /**
-   * Records a cut-out, or updates the one for the same segment, format and background; null,
+   * Records a cut-out, or updates the one for the same segment, format, background and refinement; null,
    * having recorded nothing, when the segment is gone (its image was deleted or re-segmented).
    */
   async upsertExtraction(extraction: NewExtraction): Promise<Extraction | null> {
-    const { segmentId, format, background } = extraction;
+    const { segmentId, format, background, refined } = extraction;
     try {
       return await this.prisma.extraction.upsert({
-        where: { segmentId_format_background: { segmentId, format, background } },
+        where: { segmentId_format_background_refined: { segmentId, format, background, refined } },
         create: extraction,
         update: { path: extraction.path, width: extraction.width, height: extraction.height, bytes: extraction.bytes },
       });
@@ -149,14 +151,28 @@ export class SegmentationRepository {
     }
   }
 
-  /** The stored cut-out for a segment, format and background, if any. */
-  async findExtraction(key: Pick<Extraction, 'segmentId' | 'format' | 'background'>): Promise<Extraction | null> {
-    return this.prisma.extraction.findUnique({ where: { segmentId_format_background: key } });
+  /** The stored cut-out for a segment, format, background and refinement, if any. */
+  async findExtraction(key: Pick<Extraction, 'segmentId' | 'format' | 'background' | 'refined'>): Promise<Extraction | null> {
+    return this.prisma.extraction.findUnique({ where: { segmentId_format_background_refined: key } });
   }
 }
 
-/** Per class: its best score and how many segments it has (the content of ImageLabel rows). */
-function summariseLabels(segments: NewSegment[]): { label: string; maxScore: number; segmentCount: number }[] {
+/** The content of an image's ImageLabel rows. */
+interface LabelSummary {
+  label: string;
+  /** The class's best score in the image. */
+  maxScore: number;
+  segmentCount: number;
+  /** The classes ranked before this one. */
+  outrankedBy: string[];
+}
+
+/**
+ * Per class: its best score, how many segments it has, and the classes that outrank it. Classes
+ * rank by best score, equal scores by name; a score is stored as a real, so ranks compare the
+ * reals, as searches do.
+ */
+function summariseLabels(segments: readonly Pick<NewSegment, 'label' | 'score'>[]): LabelSummary[] {
   const byLabel = new Map<string, { maxScore: number; segmentCount: number }>();
   for (const segment of segments) {
     const entry = byLabel.get(segment.label) ?? { maxScore: 0, segmentCount: 0 };
@@ -164,5 +180,8 @@ function summariseLabels(segments: NewSegment[]): { label: string; maxScore: num
     entry.segmentCount += 1;
     byLabel.set(segment.label, entry);
   }
-  return [...byLabel].map(([label, entry]) => ({ label, ...entry }));
+  const ranked = [...byLabel]
+    .map(([label, entry]) => ({ label, ...entry }))
+    .sort((a, b) => Math.fround(b.maxScore) - Math.fround(a.maxScore) || (a.label < b.label ? -1 : a.label > b.label ? 1 : 0));
+  return ranked.map((entry, rank) => ({ ...entry, outrankedBy: ranked.slice(0, rank).map((above) => above.label) }));
 }

@@ -8,8 +8,11 @@ import type { Loaders } from './loaders.js';
 
 /** Builds absolute URLs for stored files and other server routes. */
 export interface UrlBuilder {
-  /** URL of a file under DATA_DIR, by its relative path. */
-  file(relativePath: string): string;
+  /**
+   * URL of a stored file, by its relative path: under /files/, or a presigned URL to the bucket
+   * (S3_PRESIGN). Only built for callers who passed the read check, as every query's are.
+   */
+  file(relativePath: string): Promise<string>;
   /** URL of a server route, e.g. `/overlays/<id>.jpg`. */
   route(path: string): string;
 }
@@ -35,11 +38,15 @@ export function responseClosedSignal(response: ServerResponse): AbortSignal {
   return controller.signal;
 }
 
-/** A UrlBuilder rooted at `base` (PUBLIC_URL, or the request's own origin). */
-export function createUrlBuilder(base: string): UrlBuilder {
+/**
+ * A UrlBuilder rooted at `base` (PUBLIC_URL, or the request's own origin); `presign` gives a direct
+ * URL to a stored file when the store hands them out (S3_PRESIGN), else undefined.
+ */
+export function createUrlBuilder(base: string, presign?: (relativePath: string) => Promise<string | undefined>): UrlBuilder {
   const root = base.replace(/\/+$/, '');
   return {
-    file: (relativePath) => `${root}/files/${relativePath.split('/').map(encodeURIComponent).join('/')}`,
+    file: async (relativePath) =>
+      (await presign?.(relativePath)) ?? `${root}/files/${relativePath.split('/').map(encodeURIComponent).join('/')}`,
     route: (path) => `${root}${path}`,
   };
 }

@@ -91,6 +91,8 @@ export interface ApolloOptions {
   logger: Logger;
   /** No Sandbox, no introspection, no stack traces. */
   production: boolean;
+  /** More plugins (request metrics). */
+  plugins?: ApolloServerPlugin<GraphQLContext>[];
 }
 
 /** Creates (but does not start) the Apollo Server. */
@@ -112,6 +114,7 @@ export function createApolloServer(options: ApolloOptions): ApolloServer<GraphQL
       accessPlugin,
       serverTroublePlugin,
       legacyJsonStatusPlugin,
+      ...(options.plugins ?? []),
       options.production
         ? ApolloServerPluginLandingPageDisabled()
         : ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false }),

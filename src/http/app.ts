@@ -1,5 +1,5 @@
 /**
- * The HTTP surface: /graphql (Apollo + multipart uploads), /files, /overlays, /health and the web
+ * The HTTP surface: /graphql (Apollo + multipart uploads), /files, /overlays, /health, /metrics and the web
  * gallery at /.
  */
 import { existsSync } from 'node:fs';
@@ -15,9 +15,11 @@ import { createUrlBuilder, responseClosedSignal, type GraphQLContext } from '../
 import { codeOf, describeRequestError, RequestRefusedError } from '../graphql/errors.js';
 import { MAX_JSON_BODY, MAX_MULTIPART_FIELD_BYTES } from '../graphql/limits.js';
 import { createLoaders } from '../graphql/loaders.js';
+import type { Metrics } from '../observability/metrics.js';
 import type { Services } from '../services/services.js';
 import { accessFrom, resolveAccess, sessionRouter } from './access.js';
-import { fileCacheControl, filesRouter } from './files.route.js';
+import { fileCacheControl, filesRouter, sendStoredFile } from './files.route.js';
+import { metricsRouter } from './metrics.route.js';
 import { multipartUploads } from './multipart.js';
 import { requestOrigin, trustProxySetting } from './origin.js';
 import { RateLimiter } from './rate-limit.js';
@@ -49,10 +51,12 @@ export interface AppDeps {
   sessions: SessionRepository;
   logger: Logger;
   health: HealthCheck;
+  /** This process's metrics: served at /metrics, fed with upload bytes. */
+  metrics: Metrics;
 }
 
 /** Builds the express app (the Apollo server must already be started). */
-export function createHttpApp({ config, services, apollo, sessions, logger, health }: AppDeps): express.Express {
+export function createHttpApp({ config, services, apollo, sessions, logger, health, metrics }: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', trustProxySetting(config.trustProxy));
@@ -82,7 +86,8 @@ export function createHttpApp({ config, services, apollo, sessions, logger, heal
   const limiter = new RateLimiter({ burst: config.sessionRateLimitBurst, refillMs: config.sessionRateLimitRefillMs });
   app.use('/session', sessionRouter({ keys, sessions, limiter }));
   // Only the guarded routes pay for a session lookup; /health and the gallery's assets do not.
-  app.use(['/files', '/overlays', '/graphql'], resolveAccess(keys, sessions));
+  app.use(['/files', '/overlays', '/graphql', '/metrics'], resolveAccess(keys, sessions));
+  app.use('/metrics', metricsRouter(metrics, (request) => accessFrom(request).read));
   app.use(
     '/files',
     filesRouter(services.files, (request) => accessFrom(request).read, config.readKey !== undefined),
@@ -95,7 +100,7 @@ export function createHttpApp({ config, services, apollo, sessions, logger, heal
     try {
       const file = await services.files.overlay(id.toLowerCase());
       response.set('Cache-Control', fileCacheControl('derived', config.readKey !== undefined));
-      response.type(file.contentType).sendFile(file.absolutePath);
+      await sendStoredFile(request, response, file);
     } catch (error) {
       const code = codeOf(error);
       if (code === 'NOT_FOUND' || code === 'BAD_USER_INPUT') {
@@ -123,12 +128,13 @@ export function createHttpApp({ config, services, apollo, sessions, logger, heal
       maxFieldBytes: MAX_MULTIPART_FIELD_BYTES,
       budget: createUploadBudget(config.maxConcurrentUploadBytes),
       canWrite: (request) => accessFrom(request).write,
+      onFileBytes: (bytes) => metrics.uploadReceived(bytes),
     }),
     expressMiddleware(apollo, {
       context: async ({ req, res }): Promise<GraphQLContext> => ({
         services,
         loaders: createLoaders(services.catalogue),
-        urls: createUrlBuilder(baseUrl(req)!),
+        urls: createUrlBuilder(baseUrl(req)!, (relativePath) => services.files.presignedUrl(relativePath)),
         access: accessFrom(req),
         signal: responseClosedSignal(res),
       }),

@@ -28,6 +28,8 @@ export interface MultipartOptions {
   budget: UploadBudget;
   /** Whether the request may run mutations (uploads are always mutations). */
   canWrite: (request: Request) => boolean;
+  /** Hears the bytes of each file as they arrive (metrics). */
+  onFileBytes?: (bytes: number) => void;
 }
 
 const SPEC = 'see https://github.com/jaydenseric/graphql-multipart-request-spec';
@@ -134,6 +136,7 @@ function receive(request: Request, response: Response, options: MultipartOptions
       };
       stream.on('limit', () => cut(new RequestRefusedError(413, 'PAYLOAD_TOO_LARGE', `the file '${filename}' is larger than ${options.maxFileBytes} bytes`)));
       stream.on('error', cut);
+      if (options.onFileBytes) stream.on('data', (chunk: Buffer) => options.onFileBytes!(chunk.length));
       capacitor.on('error', (error) => {
         // A failed write (a full disk) does not end the spool by itself: its readers would wait
         // for bytes that never come. Ending it hands them the error.

@@ -7,6 +7,7 @@
 import { Logger as WorkerLogger, run, runMigrations, type Runner, type TaskList } from 'graphile-worker';
 import pg from 'pg';
 import type { Logger } from 'pino';
+import { poolUsage, type PoolUsage } from '../observability/probes.js';
 import { unlockJobs } from './job-sql.js';
 import type { TaskHandler, TaskHandlers, TaskName } from './tasks.js';
 
@@ -25,6 +26,8 @@ export interface WorkerOptions {
 export interface QueueWorker {
   /** Lets running jobs finish, then closes the worker's connections. */
   stop(): Promise<void>;
+  /** The worker's connection pool right now (metrics). */
+  poolUsage(): PoolUsage;
 }
 
 /** Creates or upgrades the queue's tables (schema graphile_worker). */
@@ -104,6 +107,7 @@ export async function startWorker(options: WorkerOptions): Promise<QueueWorker> 
   };
   let runner = await launch();
   return {
+    poolUsage: () => poolUsage(pgPool),
     async stop() {
       stopping = true;
       await restarting;

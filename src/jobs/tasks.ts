@@ -16,6 +16,8 @@
  *   they take (SKIP LOCKED), so a job runs in one worker at a time.
  */
 
+import type { Quality } from '../vision/types.js';
+
 declare global {
   namespace GraphileWorker {
     /** Payload of each task, by task identifier. */
@@ -30,6 +32,8 @@ export interface SegmentImagePayload {
   imageId: string;
   /** Model to segment with (a manifest name); the worker's SEGCAT_MODEL when absent. */
   model?: string;
+  /** How thoroughly to segment; the worker's SEGCAT_QUALITY when absent. */
+  quality?: Quality;
 }
 
 /** A task identifier. */

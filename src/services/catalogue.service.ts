@@ -199,7 +199,8 @@ export class CatalogueService {
   }
 
   /**
-   * Counting reads every segment, so results are kept until an image changes state (uploads that
+   * Category facets count every segment of their classes, and even class facets (read from the
+   * tallies) add up thousands of rows, so results are kept until an image changes state (uploads that
    * wait are answered after that event, so a client always sees its own changes).
    */
   private cachedFacets<T>(key: string, count: () => Promise<T>): Promise<T> {

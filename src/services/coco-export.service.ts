@@ -69,10 +69,12 @@ export interface CocoExportDeps {
   catalogue: Pick<CatalogueService, 'findImages'> & {
     segmentsOfImages(imageIds: readonly string[]): Promise<ExportedSegment[][]>;
   };
-  /** Absolute path of a stored file. */
-  absolute(relativePath: string): string;
-  /** Starts writing a file in `sections` sections at an absolute path. */
-  createFile(absolutePath: string, sections: number): Promise<ExportFile>;
+  /** Reads a stored file (a mask). */
+  readStored(relativePath: string): Promise<Buffer>;
+  /** Starts writing a stored file (relative path) in `sections` sections. */
+  createStoredFile(relativePath: string, sections: number): Promise<ExportFile>;
+  /** Starts writing a file in `sections` sections at an absolute path on this machine. */
+  createLocalFile(absolutePath: string, sections: number): Promise<ExportFile>;
   vision: Pick<VisionEngine, 'readMask'>;
 }
 
@@ -109,12 +111,15 @@ export class CocoExportService {
   async exportToStore(filter: CocoExportFilter, options: CocoExportOptions = {}): Promise<StoredCocoExport> {
     const id = randomUUID();
     const path = exportPath(id);
-    return { id, path, ...(await this.exportToFile(filter, this.deps.absolute(path), options)) };
+    return { id, path, ...(await this.exportTo(await this.deps.createStoredFile(path, 2), filter, options)) };
   }
 
-  /** Exports to a file at an absolute path (replaced whole when the export is complete). */
+  /** Exports to a file at an absolute path on this machine (replaced whole when the export is complete). */
   async exportToFile(filter: CocoExportFilter, absolutePath: string, options: CocoExportOptions = {}): Promise<CocoExportSummary> {
-    const file = await this.deps.createFile(absolutePath, 2);
+    return this.exportTo(await this.deps.createLocalFile(absolutePath, 2), filter, options);
+  }
+
+  private async exportTo(file: ExportFile, filter: CocoExportFilter, options: CocoExportOptions): Promise<CocoExportSummary> {
     try {
       const counts = await this.write(filter, file, options);
       return { ...counts, bytes: await file.commit() };
@@ -179,7 +184,7 @@ export class CocoExportService {
       throw new Error(`segment ${segment.id} is a "${segment.label}", which is not a COCO class: COCO export needs a model trained on COCO's classes`);
     }
     const box = { x: segment.x, y: segment.y, width: segment.width, height: segment.height };
-    const mask = await this.deps.vision.readMask(this.deps.absolute(segment.maskPath), box);
+    const mask = await this.deps.vision.readMask(await this.deps.readStored(segment.maskPath), box);
     const counts = runLengths(mask, image.width, image.height);
     return {
       category_id: category.id,

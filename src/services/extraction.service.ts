@@ -17,10 +17,12 @@ import { InvalidInputError, NotFoundError } from './errors.js';
 import type { LabelVocabulary } from './label-terms.js';
 import type { VisionEngine } from './vision.port.js';
 
-/** How a cut-out looks: its background and file format (the GraphQL enums). */
+/** How a cut-out looks: its background and file format (the GraphQL enums), and whether its mask is refined. */
 export interface ExtractionStyle {
   background: ExtractionBackground;
   format: ExtractionFormat;
+  /** Cut along the photo's edges (vision/refine.ts); the stored mask is not changed. */
+  refined: boolean;
 }
 
 /** Dependencies of the extraction service. */
@@ -88,10 +90,10 @@ export class ExtractionService {
         segments.map(async (segment) => ({
           label: segment.label,
           score: segment.score,
-          mask: await vision.readMask(store.absolute(segment.maskPath), boxOf(segment)),
+          mask: await vision.readMask(await store.read(segment.maskPath), boxOf(segment)),
         })),
       );
-      await store.write(path, await vision.overlay(store.absolute(image.storagePath), masks));
+      await store.write(path, await vision.overlay(await store.read(image.storagePath), masks));
     } catch (error) {
       if (await this.deps.images.findById(imageId)) throw error;
     }
@@ -138,15 +140,16 @@ export class ExtractionService {
   /** Makes, stores and records cut-outs; `gone` is thrown when a segment's row is gone. */
   private async make(image: Image, segments: Segment[], options: ExtractionStyle, gone: () => Error): Promise<Map<string, Extraction>> {
     const { segmentations, store, vision } = this.deps;
-    const masks = await Promise.all(segments.map((segment) => vision.readMask(store.absolute(segment.maskPath), boxOf(segment))));
-    const pictures = await vision.extractMany(store.absolute(image.storagePath), masks, {
+    const masks = await Promise.all(segments.map(async (segment) => vision.readMask(await store.read(segment.maskPath), boxOf(segment))));
+    const pictures = await vision.extractMany(await store.read(image.storagePath), masks, {
       background: options.background === 'WHITE' ? 'white' : 'transparent',
       format: options.format === 'WEBP' ? 'webp' : 'png',
+      refine: options.refined,
     });
     const made = new Map<string, Extraction>();
     for (const [index, segment] of segments.entries()) {
       const picture = pictures[index]!;
-      const path = layout.cutoutPath(segment.id, options.background, options.format);
+      const path = layout.cutoutPath(segment.id, options.background, options.format, options.refined);
       await store.write(path, picture.data);
       const extraction = await segmentations.upsertExtraction({
         segmentId: segment.id,

@@ -10,8 +10,11 @@ import type { Image } from '../models.js';
 
 /** Source of image status changes. */
 export interface ImageEvents {
-  /** Calls `listener` with the id of every image whose status changed; returns an unsubscribe. */
-  subscribe(listener: (imageId: string) => void): () => void;
+  /**
+   * Calls `listener` with the id of every image whose status changed, and the new status when the
+   * event carried it (ImageEventStatus); returns an unsubscribe.
+   */
+  subscribe(listener: (imageId: string, status?: string) => void): () => void;
 }
 
 /** When to stop waiting before the image settles. */

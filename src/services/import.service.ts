@@ -62,11 +62,19 @@ export class ImportService {
    * Imports the files: hashes each, skips the catalogued, queues the rest (at most `window`
    * waiting at once, so memory stays flat however large the folder), and resolves once all have
    * settled. `onProgress` is called after every change.
+   *
+   * The default window keeps a few workers busy while staying within what the vision engine holds
+   * of each checked image's model input (see PREPARED_INPUTS), so that an image imported here and
+   * segmented in this process is decoded once.
    */
-  async importFiles(files: string[], onProgress: (progress: ImportProgress) => void, window = 64): Promise<ImportSummary> {
+  async importFiles(files: string[], onProgress: (progress: ImportProgress) => void, window = IMPORT_WINDOW): Promise<ImportSummary> {
     const started = performance.now();
     const run = new ImportRun(this.deps, files.length, newBatch('import'), onProgress);
-    const unsubscribe = this.deps.events.subscribe((imageId) => run.check([imageId]));
+    // Only a settled (or deleted) image can finish a file: news of one being queued or started
+    // needs no lookup.
+    const unsubscribe = this.deps.events.subscribe((imageId, status) => {
+      if (status !== 'PENDING' && status !== 'PROCESSING') run.check([imageId]);
+    });
     // Backs up notifications lost while the listening connection was down.
     const sweep = setInterval(() => run.check([...run.waiting.keys()]), SWEEP_MS);
     const inFlight = new Set<Promise<void>>();
@@ -89,6 +97,9 @@ export class ImportService {
 }
 
 const SWEEP_MS = 2000;
+
+/** Files an import has queued and not yet seen settle, at most. */
+const IMPORT_WINDOW = 16;
 
 /** The state of one import while it runs. */
 class ImportRun {

@@ -88,12 +88,17 @@ export class IngestService {
   async ingestMany(files: IncomingFile[], options: IngestOptions): Promise<IngestResult[]> {
     const started = performance.now();
     const received: Received[] = [];
+    const stages: { receive: number; check: number; record?: number }[] = [];
     try {
       const problems: string[] = [];
       for (const file of files) {
         const filename = displayName(file.filename);
         try {
-          received.push(await this.check(filename, await this.receive(file.stream)));
+          const begun = performance.now();
+          const temp = await this.receive(file.stream);
+          const checking = performance.now();
+          received.push(await this.check(filename, temp));
+          stages.push({ receive: checking - begun, check: performance.now() - checking });
         } catch (error) {
           if (!(error instanceof InvalidInputError) || files.length === 1) throw error;
           problems.push(error.message);
@@ -104,14 +109,23 @@ export class IngestService {
       // Duplicates are in it too: the batch counts each distinct image once.
       const batch = options.batch ?? (received.length > 1 ? newBatch('upload') : undefined);
       const results: Omit<IngestResult, 'settled'>[] = [];
-      for (const item of received) {
+      for (const [index, item] of received.entries()) {
+        const recording = performance.now();
         const result = await this.record(item);
+        stages[index]!.record = performance.now() - recording;
         results.push(result);
         if (batch) await this.deps.batches.addToBatch(batch, [result.image.id]);
       }
       for (const [index, result] of results.entries()) {
         this.deps.logger.info(
-          { imageId: result.image.id, duplicate: result.duplicate, bytes: received[index]!.temp.bytes, ms: elapsed(started) },
+          {
+            imageId: result.image.id,
+            duplicate: result.duplicate,
+            bytes: received[index]!.temp.bytes,
+            ms: elapsed(started),
+            // receive: the bytes to a temporary file; check: decode, thumbnail and model input; record: files and rows.
+            stages: Object.fromEntries(Object.entries(stages[index]!).map(([stage, ms]) => [stage, Math.round(ms * 10) / 10])),
+          },
           'image received',
         );
       }
@@ -175,7 +189,7 @@ export class IngestService {
     try {
       if (temp.bytes === 0) throw new InvalidInputError(`"${filename}" is empty (0 bytes); send an image file`);
       await this.checkMetadata(filename, temp);
-      const { facts, thumbnail } = await this.deps.vision.acceptImage(temp.path).catch((error: unknown) => {
+      const { facts, thumbnail } = await this.deps.vision.acceptImage(temp.path, { key: temp.sha256 }).catch((error: unknown) => {
         // The vision module names its input, here the temporary file: that path is the server's business.
         if (error instanceof ImageRejectedError) {
           throw new InvalidInputError(`"${filename}": ${error.message.replaceAll(`${temp.path}: `, '').replaceAll(temp.path, 'the file')}`);

@@ -244,7 +244,7 @@ export class MaintenanceService {
   private async remakeThumbnail(image: Pick<ImageFiles, 'sha256' | 'storagePath'>): Promise<boolean> {
     const { store, vision, imageWrites } = this.deps;
     // Decoded before the lock is taken: uploads and deletions of these bytes need not wait for it.
-    const thumbnail = await vision.thumbnail(store.absolute(image.storagePath));
+    const thumbnail = await vision.thumbnail(await store.read(image.storagePath));
     return imageWrites.withContentLock(image.sha256, async (content) => {
       const current = await content.lockImage();
       if (!current) return false;
@@ -260,7 +260,7 @@ export class MaintenanceService {
     let made = 0;
     for (const segment of image.segments) {
       for (const extraction of segment.extractions.filter((e) => lost.has(e.path))) {
-        await this.deps.extraction.extractSegment(segment.id, { format: extraction.format, background: extraction.background });
+        await this.deps.extraction.extractSegment(segment.id, { format: extraction.format, background: extraction.background, refined: extraction.refined });
         made += 1;
       }
     }

@@ -5,6 +5,7 @@
 import { newBatch, type BatchProgress, type BatchRepository } from '../db/batch.repository.js';
 import type { ImageReadRepository } from '../db/image-read.repository.js';
 import type { ImageWriteRepository } from '../db/image-write.repository.js';
+import type { Quality } from '../vision/types.js';
 import type { VisionRegistry } from '../vision/vision-engine.js';
 import { checkId } from './catalogue.service.js';
 import { InvalidInputError } from './errors.js';
@@ -26,6 +27,8 @@ export interface ResegmentRequest {
   outdated?: boolean | null;
   /** Manifest name; the current model when absent. */
   model?: string | null;
+  /** How thoroughly to segment; the configured quality when absent. */
+  quality?: Quality | null;
 }
 
 /** Dependencies of the queue service. */
@@ -93,8 +96,10 @@ export class QueueService {
       throw new InvalidInputError('say which images to re-segment: exactly one of ids, all: true or outdated: true');
     }
     const modelName = request.model ?? this.deps.models.current.model.name;
-    const engine = await this.deps.models.get(modelName).catch((error: unknown) => {
-      throw new InvalidInputError(`model ${JSON.stringify(modelName)} cannot be used: ${error instanceof Error ? error.message : String(error)}`);
+    const quality = request.quality ?? undefined;
+    const engine = await this.deps.models.get(modelName, quality).catch((error: unknown) => {
+      const what = `model ${JSON.stringify(modelName)}${quality ? ` at quality ${quality}` : ''}`;
+      throw new InvalidInputError(`${what} cannot be used: ${error instanceof Error ? error.message : String(error)}`);
     });
     const ids = request.ids?.length
       ? await this.existingIds([...new Set(request.ids.map(checkId))])
@@ -103,7 +108,7 @@ export class QueueService {
     const batch = newBatch('resegment');
     // Queued in chunks so that a whole catalogue does not become one huge transaction.
     for (let start = 0; start < ids.length; start += 500) {
-      await this.deps.imageWrites.enqueue(ids.slice(start, start + 500), { batch, model: request.model ?? undefined });
+      await this.deps.imageWrites.enqueue(ids.slice(start, start + 500), { batch, model: request.model ?? undefined, quality });
     }
     // Every one deleted before it could be queued: no batch was made.
     return { batch: await this.batch(batch.id), queued: ids.length };

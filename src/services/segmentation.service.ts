@@ -7,8 +7,10 @@
 import type { Logger } from 'pino';
 import type { ImageReadRepository } from '../db/image-read.repository.js';
 import type { NewSegment, SegmentationRepository } from '../db/segmentation.repository.js';
-import type { FileStore } from '../storage/file-store.js';
+import type { SegmentationObserver } from '../observability/probes.js';
+import { StoredFileMissingError, type FileStore } from '../storage/file-store.js';
 import * as layout from '../storage/layout.js';
+import type { Quality } from '../vision/types.js';
 import { ImageRejectedError, type VisionEngine } from './vision.port.js';
 
 /** Dependencies of the segmentation service. */
@@ -16,9 +18,11 @@ export interface SegmentationDeps {
   images: ImageReadRepository;
   segmentations: SegmentationRepository;
   store: FileStore;
-  /** The current model's engine, and others by name. */
-  models: { current: VisionEngine; get(name: string): Promise<VisionEngine> };
+  /** The current model's engine, and others by name and quality. */
+  models: { current: VisionEngine; get(name: string, quality?: Quality): Promise<VisionEngine> };
   logger: Logger;
+  /** Hears the stage timings of each recorded segmentation (metrics). */
+  metrics?: SegmentationObserver;
 }
 
 /** How a segmentation run ended. */
@@ -33,23 +37,38 @@ export class SegmentationService {
    * once (retrying cannot help); other errors are thrown for the queue to retry, and
    * `lastAttempt` marks the image FAILED when no retry is left.
    */
-  async segmentImage(imageId: string, options: { lastAttempt: boolean; model?: string }): Promise<SegmentationOutcome> {
+  async segmentImage(imageId: string, options: { lastAttempt: boolean; model?: string; quality?: Quality }): Promise<SegmentationOutcome> {
     const { images, segmentations, logger } = this.deps;
+    const begun = performance.now();
     const image = await images.findById(imageId);
     if (!image) return 'skipped';
     const written: string[] = [];
     try {
-      const vision = options.model ? await this.deps.models.get(options.model) : this.deps.models.current;
+      const { models } = this.deps;
+      const vision = options.model || options.quality ? await models.get(options.model ?? models.current.model.name, options.quality) : models.current;
       // A job delivered again after it completed (a worker died before acknowledging it) has nothing to do.
       if (image.status === 'DONE' && image.modelName === vision.model.name && image.modelVersion === vision.model.version) {
         return 'skipped';
       }
       if (!(await segmentations.markProcessing(imageId))) return await this.discardDeleted(imageId);
       const started = performance.now();
-      const result = await vision.segment(this.deps.store.absolute(image.storagePath));
+      // Read only if the engine no longer holds the input it made when the image came in.
+      const result = await vision.segment(() => this.deps.store.read(image.storagePath), { key: image.sha256 });
+      const filesStarted = performance.now();
       const record = await this.writeFiles(vision, image, result, written);
+      const saveStarted = performance.now();
       const replaced = await segmentations.saveSegmentation(imageId, record);
       if (!replaced) return await this.discardDeleted(imageId);
+      const { preprocessMs, inferenceMs, postprocessMs } = result.timings;
+      const stages = {
+        decode: preprocessMs,
+        model: inferenceMs,
+        post: postprocessMs,
+        files: saveStarted - filesStarted,
+        // Reading the row and marking it PROCESSING, then saving the result.
+        database: started - begun + (performance.now() - saveStarted),
+      };
+      this.deps.metrics?.segmented(stages);
       // A different model's folder held only the replaced masks.
       const oldModelDir = image.modelName && image.modelName !== vision.model.name ? [layout.maskDir(image.id, image.modelName)] : [];
       await this.deps.store.remove([...replaced.files, ...replaced.segmentIds.map((id) => layout.cutoutDir(id)), ...oldModelDir]);
@@ -58,8 +77,10 @@ export class SegmentationService {
           imageId,
           model: vision.model.name,
           segments: result.segments.length,
-          ms: Math.round(performance.now() - started),
-          ...result.timings,
+          ms: Math.round(performance.now() - begun),
+          // Where the time went; what is left of `ms` was spent waiting for the model (its runs
+          // are queued one at a time) and for the event loop.
+          stages: Object.fromEntries(Object.entries(stages).map(([stage, ms]) => [stage, Math.round(ms * 10) / 10])),
         },
         'image segmented',
       );
@@ -72,7 +93,8 @@ export class SegmentationService {
       // still what the image's rows point to, so they stay.
       const current = new Set(await images.filesOf(imageId).catch(() => written));
       await this.deps.store.remove(written.filter((file) => !current.has(file)));
-      const permanent = error instanceof ImageRejectedError;
+      // A missing original will not come back by retrying: `segcat check --repair` or a new upload brings it.
+      const permanent = error instanceof ImageRejectedError || error instanceof StoredFileMissingError;
       if (!permanent && !options.lastAttempt) throw error;
       const reason = this.deps.store.redactPaths(error instanceof Error ? error.message : String(error));
       logger.warn({ imageId, err: error }, 'segmentation failed');
@@ -112,21 +134,18 @@ export class SegmentationService {
       maskPath: layout.maskPath(image.id, model, vision.maskFileName(root, segment)),
     }));
     written.push(...segments.map((segment) => segment.maskPath), backgroundMaskPath);
-    // Encoding runs on sharp's threads and each write waits on its own fsync: do them all at once,
-    // and let every one finish before reporting a failure, so the cleanup sees all written files.
-    const writes = await Promise.allSettled([
-      vision.encodeBackground(result.segments, result.width, result.height).then(async (encoded) => {
-        await store.write(backgroundMaskPath, encoded.png);
-        return encoded.area;
-      }),
-      ...result.segments.map(async (segment, index) => {
-        await store.write(segments[index]!.maskPath, await vision.encodeMask(segment.mask, result.width, result.height));
-        return 0;
-      }),
+    // Deflate runs on libuv's threads, so the masks encode side by side; then one batch write
+    // makes them all durable together (it settles only once every write has ended, so the
+    // cleanup on failure sees all written files).
+    const [background, ...masks] = await Promise.all([
+      vision.encodeBackground(result.segments, result.width, result.height),
+      ...result.segments.map((segment) => vision.encodeMask(segment.mask, result.width, result.height)),
     ]);
-    const failure = writes.find((write) => write.status === 'rejected');
-    if (failure) throw failure.reason;
-    const backgroundArea = (writes[0] as PromiseFulfilledResult<number>).value;
+    await store.writeMany([
+      { path: backgroundMaskPath, data: background!.png },
+      ...segments.map((segment, index) => ({ path: segment.maskPath, data: masks[index] as Buffer })),
+    ]);
+    const backgroundArea = background!.area;
     return {
       modelName: vision.model.name,
       modelVersion: vision.model.version,

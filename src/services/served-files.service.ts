@@ -1,14 +1,17 @@
 /**
- * What the HTTP routes may send from DATA_DIR: a stored file while a row points to it (/files),
- * an image's overlay picture (/overlays), and where multipart uploads are spooled meanwhile.
+ * What the HTTP routes may send from the file store: a stored file while a row points to it
+ * (/files), an image's overlay picture (/overlays), presigned URLs to the bucket (S3_PRESIGN), and
+ * where multipart uploads are spooled meanwhile.
  */
-import type { FileStore } from '../storage/file-store.js';
-import { isContentAddressed, isRecorded, ownerOf, type FileOwner } from '../storage/layout.js';
+import type { FileStore, ServedSource } from '../storage/file-store.js';
+import { isContentAddressed, isRecorded, ownerOf, servedContentType, type FileOwner } from '../storage/layout.js';
+import { NotFoundError } from './errors.js';
 import type { ExtractionService } from './extraction.service.js';
 
 /** A file to send. */
 export interface ServedFile {
-  absolutePath: string;
+  /** Where its bytes are: a local file, or an object to open. */
+  source: ServedSource;
   contentType: string;
   /** Named after its bytes (originals, thumbnails), so it never changes while it exists. */
   contentAddressed: boolean;
@@ -34,15 +37,26 @@ export class ServedFilesService {
    */
   async storedFile(relativePath: string): Promise<ServedFile | undefined> {
     const owner = ownerOf(relativePath);
-    const file = owner && (await this.deps.store.resolveServed(relativePath));
-    if (!file || (isRecorded(owner) && !(await this.deps.isReferenced(relativePath, owner)))) return undefined;
-    return { ...file, contentAddressed: isContentAddressed(owner) };
+    const contentType = owner && servedContentType(relativePath);
+    const source = contentType && (await this.deps.store.served(relativePath));
+    if (!source || (isRecorded(owner) && !(await this.deps.isReferenced(relativePath, owner)))) return undefined;
+    return { source, contentType, contentAddressed: isContentAddressed(owner) };
   }
 
   /** An image's overlay picture, drawn on first request (see ExtractionService.overlay). */
   async overlay(imageId: string): Promise<ServedFile> {
     const relativePath = await this.deps.extraction.overlay(imageId);
-    return { absolutePath: this.deps.store.absolute(relativePath), contentType: 'image/jpeg', contentAddressed: false };
+    const source = await this.deps.store.served(relativePath);
+    if (!source) throw new NotFoundError('image', imageId);
+    return { source, contentType: 'image/jpeg', contentAddressed: false };
+  }
+
+  /**
+   * A presigned GET URL to a stored file in the bucket, valid for S3_PRESIGN_EXPIRES_SECONDS; undefined
+   * unless S3_PRESIGN is on. Hand it only to a caller who may read the catalogue.
+   */
+  presignedUrl(relativePath: string): Promise<string | undefined> {
+    return this.deps.store.presignedUrl(relativePath);
   }
 
   /** Where multipart uploads are spooled while they arrive (DATA_DIR/tmp, emptied on start). */

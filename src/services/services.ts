@@ -11,6 +11,7 @@ import { ImageWriteRepository } from '../db/image-write.repository.js';
 import { RecoveryRepository } from '../db/recovery.repository.js';
 import { SearchRepository } from '../db/search.repository.js';
 import { SegmentationRepository } from '../db/segmentation.repository.js';
+import type { SegmentationObserver } from '../observability/probes.js';
 import type { FileStore } from '../storage/file-store.js';
 import { SectionedFile } from '../storage/sectioned-file.js';
 import { CatalogueService } from './catalogue.service.js';
@@ -56,6 +57,8 @@ export interface ServiceDeps {
   uploadWaitMs: number;
   /** Unlocks queue jobs whose worker died (with `olderThanMs`, only those locked longer ago); returns how many. */
   unlockAbandonedJobs: (olderThanMs?: number) => Promise<number>;
+  /** Hears what the services measure (segmentation stage timings); optional. */
+  metrics?: SegmentationObserver;
 }
 
 /** Wires the services together. */
@@ -88,13 +91,14 @@ export function createServices(deps: ServiceDeps): Services {
     catalogue,
     cocoExport: new CocoExportService({
       catalogue,
-      absolute: (relativePath) => store.absolute(relativePath),
-      createFile: (file, sections) => SectionedFile.create(file, sections),
+      readStored: (relativePath) => store.read(relativePath),
+      createStoredFile: (relativePath, sections) => store.createSectionedFile(relativePath, sections),
+      createLocalFile: (file, sections) => SectionedFile.create(file, sections),
       vision,
     }),
     ingest,
     importer: new ImportService({ ingest, images, events: deps.events }),
-    segmentation: new SegmentationService({ images, segmentations, store, models, logger }),
+    segmentation: new SegmentationService({ images, segmentations, store, models, logger, metrics: deps.metrics }),
     queue,
     extraction,
     maintenance: new MaintenanceService({

@@ -2,10 +2,10 @@
  * What the catalogue services need from the vision module. src/vision/vision-engine.ts implements
  * it over the real model and sharp; services receive it, so they never import either.
  */
-import type { EncodedImage, ImageInfo } from '../vision/raster.js';
+import type { EncodedImage, ImageInfo, ImageInput } from '../vision/raster.js';
 import type { BoxMask, DetectedSegment, ModelInfo, SegmentationResult } from '../vision/types.js';
 
-export type { EncodedImage, ImageInfo };
+export type { EncodedImage, ImageInfo, ImageInput };
 
 /** The file is not a supported image, is corrupt, or is too large to decode; the message says which. */
 export class ImageRejectedError extends Error {
@@ -18,11 +18,16 @@ export interface VisionEngine {
   readonly model: ModelInfo;
   /**
    * Checks that a file is a supported raster image within the pixel limit (throws
-   * ImageRejectedError) and makes its thumbnail, from the same decode.
+   * ImageRejectedError) and makes its thumbnail, from the same decode. With `key` (the file's
+   * sha256), the model's input is made from that decode too and held for a while, so that
+   * `segment` with the same key soon after need not decode the file again.
    */
-  acceptImage(file: string): Promise<{ facts: ImageInfo; thumbnail: EncodedImage }>;
-  /** Runs the model on an image file. */
-  segment(file: string): Promise<SegmentationResult>;
+  acceptImage(file: string, options?: { key?: string }): Promise<{ facts: ImageInfo; thumbnail: EncodedImage }>;
+  /**
+   * Runs the model on an image (a file, its bytes, or a function that reads them, called only when
+   * needed), using the input acceptImage held under `key` if there is one.
+   */
+  segment(image: ImageInput | (() => Promise<ImageInput>), options?: { key?: string }): Promise<SegmentationResult>;
   /** Image-sized, single-channel, white-on-black PNG of one mask. */
   encodeMask(mask: BoxMask, width: number, height: number): Promise<Buffer>;
   /** PNG of the pixels no segment covers, and how many there are. */
@@ -31,16 +36,16 @@ export interface VisionEngine {
   maskFileName(root: string, segment: DetectedSegment): string;
   /** The recipe's background mask file name. */
   backgroundFileName(root: string): string;
-  /** Reads a stored mask back, limited to its box. */
-  readMask(maskFile: string, box: BoxMask['box']): Promise<BoxMask>;
+  /** Reads a stored mask (a file or its bytes) back, limited to its box. */
+  readMask(mask: ImageInput, box: BoxMask['box']): Promise<BoxMask>;
   /** Each object alone, cropped to its box, from one decode of the image; in the order of `masks`. */
   extractMany(
-    imageFile: string,
+    image: ImageInput,
     masks: BoxMask[],
-    options: { background: 'transparent' | 'white'; format: 'png' | 'webp' },
+    options: { background: 'transparent' | 'white'; format: 'png' | 'webp'; refine?: boolean },
   ): Promise<EncodedImage[]>;
   /** WebP thumbnail about 320 px on its long side. */
-  thumbnail(imageFile: string): Promise<EncodedImage>;
+  thumbnail(image: ImageInput): Promise<EncodedImage>;
   /** JPEG of the image with each segment tinted, outlined and labelled. */
-  overlay(imageFile: string, segments: { label: string; score: number; mask: BoxMask }[]): Promise<Buffer>;
+  overlay(image: ImageInput, segments: { label: string; score: number; mask: BoxMask }[]): Promise<Buffer>;
 }

@@ -104,6 +104,44 @@ export async function writeAtomically(target: string, data: Buffer): Promise<voi
   });
 }
 
+/**
+ * Writes several files durably as one step: every file goes to a temporary name and all are
+ * fsynced together (the filesystem's journal commits them at once, instead of once per file),
+ * then each is renamed and each directory involved is fsynced once. On failure, no temporary file
+ * is left; files already renamed stay (as after a crash between two writeAtomically calls).
+ */
+export async function writeAllAtomically(files: ReadonlyArray<{ target: string; data: Buffer }>): Promise<void> {
+  const dirs = [...new Set(files.map((file) => path.dirname(file.target)))];
+  const temps = files.map((file) => ({ ...file, temp: `${file.target}.${randomUUID()}.tmp` }));
+  await storing(async () => {
+    for (const dir of dirs) await fs.mkdir(dir, { recursive: true });
+    try {
+      await settleAll(
+        temps.map(async ({ temp, data }) => {
+          const handle = await fs.open(temp, 'wx', 0o640);
+          try {
+            await handle.writeFile(data);
+            await handle.sync();
+          } finally {
+            await handle.close();
+          }
+        }),
+      );
+      await settleAll(temps.map(({ temp, target }) => fs.rename(temp, target)));
+    } catch (error) {
+      await Promise.all(temps.map(({ temp }) => fs.rm(temp, { force: true })));
+      throw error;
+    }
+    await Promise.all(dirs.map((dir) => fsyncPath(dir)));
+  });
+}
+
+/** Waits for every promise, then throws the first rejection if any (so no write is still running). */
+async function settleAll(work: Promise<unknown>[]): Promise<void> {
+  const failure = (await Promise.allSettled(work)).find((result) => result.status === 'rejected');
+  if (failure) throw failure.reason;
+}
+
 /** Whether an error, or one it was caused by, says the disk or the user's quota is full. */
 export function isDiskFull(error: unknown): boolean {
   for (let current = error, depth = 0; current && depth < 5; current = (current as { cause?: unknown }).cause, depth += 1) {

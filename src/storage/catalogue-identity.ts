@@ -1,8 +1,9 @@
 /**
- * Which catalogue a DATA_DIR belongs to. The database holds its catalogue's id (one `Catalogue`
- * row) and DATA_DIR holds the same id in catalogue.json; start-up checks that they agree before it
- * touches any file, so that one catalogue's reconciler can never take another's files for
- * orphans (`npm start` with the embedded database, then DATABASE_URL with the same DATA_DIR).
+ * Which catalogue a DATA_DIR (or a bucket's prefix, with STORAGE=s3) belongs to. The database holds
+ * its catalogue's id (one `Catalogue` row) and the store holds the same id in catalogue.json (a
+ * file, or an object); start-up checks that they agree before it touches any file, so that one
+ * catalogue's reconciler can never take another's files for orphans (`npm start` with the embedded
+ * database, then DATABASE_URL with the same DATA_DIR).
  *
  * The rules (README, "Crash safety"):
  *  - DATA_DIR has a marker: the database must hold the same id, or start-up is refused (a
@@ -17,8 +18,8 @@
 import { randomUUID } from 'node:crypto';
 import type { FileStore } from './file-store.js';
 
-/** The marker file, relative to DATA_DIR. */
-const CATALOGUE_MARKER = 'catalogue.json';
+/** The marker file, relative to DATA_DIR (or the bucket's prefix). */
+export const CATALOGUE_MARKER = 'catalogue.json';
 
 /** The database's side of the pairing. */
 export interface CatalogueRecord {
@@ -50,7 +51,8 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
  * it; returns the catalogue id, or throws CatalogueMismatchError having changed nothing.
  */
 export async function ensureCatalogueIdentity({ store, database, databaseName }: CatalogueIdentityOptions): Promise<string> {
-  const folder = `DATA_DIR ${store.root}`;
+  const folder = store.location;
+  const setting = store.locationSettings;
   const marked = await readMarker(store);
   const recorded = await database.id();
   if (marked) {
@@ -58,9 +60,9 @@ export async function ensureCatalogueIdentity({ store, database, databaseName }:
     throw new CatalogueMismatchError(
       recorded
         ? `${folder} belongs to catalogue ${marked}, but ${databaseName} is catalogue ${recorded}: ` +
-            `point DATA_DIR at catalogue ${recorded}'s folder, or use a new DATA_DIR for this database`
+            `point ${setting} at catalogue ${recorded}'s files, or use a new ${setting} for this database`
         : `${folder} belongs to catalogue ${marked}, but ${databaseName} is not that catalogue (it has no catalogue id): ` +
-            `point DATABASE_URL at catalogue ${marked}'s database (unset it for the embedded one), or use a new DATA_DIR for this database`,
+            `point DATABASE_URL at catalogue ${marked}'s database (unset it for the embedded one), or use a new ${setting} for this database`,
     );
   }
   const stored = await store.listStoredFiles();
@@ -69,7 +71,7 @@ export async function ensureCatalogueIdentity({ store, database, databaseName }:
     if (!stored.some((file) => referenced.has(file))) {
       throw new CatalogueMismatchError(
         `${folder} holds stored files that ${databaseName} does not know, and no ${CATALOGUE_MARKER}: ` +
-          `they are another catalogue's; point DATA_DIR at this database's own folder, or use a new DATA_DIR for this database`,
+          `they are another catalogue's; point ${setting} at this database's own files, or use a new ${setting} for this database`,
       );
     }
   }
@@ -78,7 +80,9 @@ export async function ensureCatalogueIdentity({ store, database, databaseName }:
   return id;
 }
 
-async function readMarker(store: FileStore): Promise<string | undefined> {
+/** The catalogue id the store's marker holds; undefined when it has none. Throws CatalogueMismatchError when it is damaged. */
+export async function readMarker(store: FileStore): Promise<string | undefined> {
+  const setting = store.locationSettings;
   let text: string;
   try {
     text = (await store.read(CATALOGUE_MARKER)).toString('utf8');
@@ -94,7 +98,7 @@ async function readMarker(store: FileStore): Promise<string | undefined> {
   }
   if (typeof id === 'string' && UUID.test(id)) return id;
   throw new CatalogueMismatchError(
-    `${store.absolute(CATALOGUE_MARKER)} is damaged (expected {"id": "<uuid>"}): ` +
-      'restore it from a backup, or remove it to let start-up pair DATA_DIR with the database again',
+    `${store.where(CATALOGUE_MARKER)} is damaged (expected {"id": "<uuid>"}): ` +
+      `restore it from a backup, or remove it to let start-up pair ${setting} with the database again`,
   );
 }

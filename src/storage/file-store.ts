@@ -1,194 +1,195 @@
 /**
- * The file store: reads, writes, lists and serves segcat's files under one data directory. Where
- * each file goes is layout.ts's business; how a write is made durable, atomic-write.ts's.
+ * The file store: the one interface through which segcat reads, writes, lists and serves its
+ * stored files (originals, thumbnails, masks, cut-outs, overlays, exports, the catalogue marker),
+ * whichever backend holds them. Where each file goes is layout.ts's business; paths here are
+ * always relative, with `/` separators (`masks/<imageId>/<model>/<name>.png`).
+ *
+ * Two backends implement it: the filesystem under DATA_DIR (local-file-store.ts, the default) and
+ * an S3-compatible bucket (s3-file-store.ts, STORAGE=s3). Uploads in flight are always spooled on
+ * the local disk (DATA_DIR/tmp), since they are checked before they are kept.
+ *
+ * Glossary:
+ *  - stored file: a file under one of layout.ts's roots, written by the store; with S3, an object
+ *    whose key is S3_PREFIX followed by the relative path.
+ *  - folder: a relative path that other stored files sit below (`masks/<imageId>`); removing it
+ *    removes them all (with S3, every key under that prefix).
+ *  - temporary file: an upload being received, on the local disk, not yet a stored file.
  */
-import { constants as fsConstants } from 'node:fs';
-import fs from 'node:fs/promises';
-import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { moveIntoPlace, receiveToTemp, writeAtomically, type TempFile } from './atomic-write.js';
-import { contentTypeOf, RECORDED_ROOTS, SERVED_ROOTS, type StoredRoot } from './layout.js';
-import { readHead } from './local-files.js';
-import { Quarantine } from './quarantine.js';
+import type { StorageObserver } from '../observability/probes.js';
+import type { TempFile } from './atomic-write.js';
+import type { StoredRoot } from './layout.js';
+import type { SectionedFile } from './sectioned-file.js';
+
+/** One stored file as a listing shows it. */
+export interface StoredEntry {
+  /** Relative path. */
+  path: string;
+  bytes: number;
+  /** When it was last written, in ms since the epoch. */
+  modifiedAt: number;
+}
+
+/** What the store knows about one stored file without reading it. */
+export interface StoredFileInfo {
+  bytes: number;
+  /** When it was last written, in ms since the epoch. */
+  modifiedAt: number;
+  /** The sha256 of its bytes when the store recorded it on writing (S3 metadata), else undefined. */
+  sha256?: string;
+}
+
+/** One file of a batch write. */
+export interface StoredFileData {
+  /** Relative path. */
+  path: string;
+  data: Buffer;
+}
+
+/** An object read for /files: unchanged since the client's copy, or its bytes. */
+export type ObjectRead =
+  | { notModified: true; etag: string }
+  | { notModified: false; stream: Readable; bytes?: number; etag?: string; lastModified?: Date };
 
 /**
- * How often, and how far apart (growing linearly), removing a directory that a concurrent writer
- * keeps non-empty is tried again: up to about a second in all.
+ * Where /files finds a stored file's bytes: a local file (sent by path, with ranges and
+ * conditional requests), or an object to open, which resolves to undefined when it is gone.
  */
-const REMOVE_RETRIES = 8;
-const REMOVE_RETRY_DELAY_MS = 25;
+export type ServedSource =
+  | { kind: 'local'; path: string }
+  | { kind: 'object'; open(conditions: { ifNoneMatch?: string }): Promise<ObjectRead | undefined> };
 
-/** Stores and finds segcat's files under one data directory. */
-export class FileStore {
-  readonly root: string;
-  /** `root` with symlinks resolved, known after init(). */
-  private realRoot: string | undefined;
+/** One quarantine run: the files it moves share a run folder. */
+export interface QuarantineRun {
+  /** Moves a stored file into the run folder, keeping its relative path below it; false when it is gone. */
+  move(relativePath: string): Promise<boolean>;
+}
 
-  /** DATA_DIR/quarantine/: where unreferenced files go instead of being deleted. */
-  readonly quarantine: Quarantine;
+/**
+ * `quarantine/`: where stored files that no row points to go instead of being deleted (see
+ * quarantine.ts). A quarantined file's time is when it arrived there.
+ */
+export interface QuarantineStore {
+  /** Starts a run, whose files go into a new run folder `quarantine/<UTC time>-<random>/`. */
+  startRun(): QuarantineRun;
+  /** Deletes quarantined files that arrived more than `olderThanMs` ago; returns how many. */
+  purge(olderThanMs: number): Promise<number>;
+}
 
-  constructor(dataDir: string) {
-    this.root = path.resolve(dataDir);
-    this.quarantine = new Quarantine(this.root);
-  }
+/** Options of a listing. */
+export interface ListOptions {
+  /** Most entries per page (the S3 backend asks for this many per request). */
+  pageSize?: number;
+}
 
-  /**
-   * Creates the directories and removes temporary files a crash may have left; returns how many.
-   * With `olderThanMs`, only those older than that: other processes sharing DATA_DIR may be
-   * writing theirs right now.
-   */
-  async init(olderThanMs?: number): Promise<number> {
-    await fs.mkdir(this.tmpDir(), { recursive: true });
-    for (const dir of SERVED_ROOTS) await fs.mkdir(path.join(this.root, dir), { recursive: true });
-    this.realRoot = await fs.realpath(this.root);
-    return this.removeTempFiles(olderThanMs);
-  }
-
-  /** Absolute path of a stored file. */
-  absolute(relativePath: string): string {
-    return path.join(this.root, relativePath);
-  }
-
-  /**
-   * Streams `source` into a temporary file, hashing it on the way, and stops as soon as it passes
-   * `maxBytes`. The caller commits it with `commitTemp` or drops it with `discardTemp`.
-   */
-  async receive(source: Readable, maxBytes: number): Promise<TempFile> {
-    return receiveToTemp(source, this.tmpDir(), maxBytes);
-  }
-
-  /** The first `bytes` bytes of a received temporary file (fewer if it is shorter). */
-  async readTempHead(temp: TempFile, bytes: number): Promise<Buffer> {
-    return readHead(temp.path, Math.min(bytes, temp.bytes));
-  }
-
-  /** Moves a received temporary file to its final relative path, durably. */
-  async commitTemp(temp: TempFile, relativePath: string): Promise<void> {
-    await moveIntoPlace(temp.path, this.absolute(relativePath));
-  }
-
-  /** Removes a temporary file that will not be kept. */
-  async discardTemp(temp: TempFile | string): Promise<void> {
-    await fs.rm(typeof temp === 'string' ? temp : temp.path, { force: true });
-  }
-
-  /** Writes bytes under a relative path: temp name, fsync, rename. */
-  async write(relativePath: string, data: Buffer): Promise<void> {
-    await writeAtomically(this.absolute(relativePath), data);
-  }
-
-  /** Bytes free in DATA_DIR's filesystem for an unprivileged writer (what /health reports). */
-  async freeBytes(): Promise<number> {
-    const stats = await fs.statfs(this.root);
-    return stats.bavail * stats.bsize;
-  }
-
-  /** Whether a stored file exists. */
-  async exists(relativePath: string): Promise<boolean> {
-    return fs.access(this.absolute(relativePath), fsConstants.F_OK).then(
-      () => true,
-      () => false,
-    );
-  }
-
-  /** Reads a stored file. */
-  async read(relativePath: string): Promise<Buffer> {
-    return fs.readFile(this.absolute(relativePath));
-  }
-
-  /**
-   * Removes stored files and directories; missing ones are fine. A directory that another
-   * process is still writing into (ENOTEMPTY) is tried again for a while, until the writer has
-   * finished; a writer that finds its owner gone removes what it wrote itself.
-   */
-  async remove(relativePaths: Iterable<string>): Promise<void> {
-    for (const relativePath of relativePaths) {
-      await fs.rm(this.absolute(relativePath), { force: true, recursive: true, maxRetries: REMOVE_RETRIES, retryDelay: REMOVE_RETRY_DELAY_MS });
-    }
-  }
-
-  /**
-   * Maps a URL path below /files/ to a stored file, or undefined when it is not one the store
-   * wrote: no `..`, no absolute paths, no hidden or temporary names, only the served roots, and
-   * no symlinks anywhere along the way.
-   */
-  async resolveServed(urlPath: string): Promise<{ absolutePath: string; contentType: string } | undefined> {
-    const segments = urlPath.split('/');
-    const valid =
-      segments.length >= 2 &&
-      (SERVED_ROOTS as readonly string[]).includes(segments[0]!) &&
-      segments.every((segment) => /^[A-Za-z0-9_][A-Za-z0-9_.\-]*$/.test(segment) && !segment.includes('..'));
-    const contentType = valid ? contentTypeOf(urlPath) : undefined;
-    if (!contentType || urlPath.endsWith('.tmp')) return undefined;
-    const absolutePath = path.join(this.root, ...segments);
-    try {
-      // DATA_DIR itself may sit behind a symlink (/tmp on macOS, a mounted volume); below it, none.
-      const real = await fs.realpath(absolutePath);
-      const stat = await fs.lstat(absolutePath);
-      if (real !== path.join(this.realRoot ?? this.root, ...segments) || !stat.isFile()) return undefined;
-    } catch {
-      return undefined;
-    }
-    return { absolutePath, contentType };
-  }
-
-  /** Relative paths of every stored file rows point to (temporary names left out), for integrity checks. */
-  async listStoredFiles(): Promise<string[]> {
-    const files: string[] = [];
-    for (const root of RECORDED_ROOTS) files.push(...(await this.listFiles(root)).filter((file) => !file.endsWith('.tmp')));
-    return files;
-  }
-
-  /** When a stored file was last written (ms since the epoch), or undefined when it is gone. */
-  async modifiedAt(relativePath: string): Promise<number | undefined> {
-    return (await fs.stat(this.absolute(relativePath)).catch(() => undefined))?.mtimeMs;
-  }
-
-  /** Relative paths of every file under a served root, for reconciliation. */
-  async listFiles(root: StoredRoot): Promise<string[]> {
-    const base = path.join(this.root, root);
-    const entries = await fs.readdir(base, { recursive: true, withFileTypes: true }).catch(() => []);
-    return entries
-      .filter((entry) => entry.isFile())
-      .map((entry) => path.relative(this.root, path.join(entry.parentPath, entry.name)).split(path.sep).join('/'));
-  }
-
-  /**
-   * `message` with DATA_DIR's absolute path replaced by `DATA_DIR`: error messages from sharp and
-   * the filesystem name files, and clients must not learn where the server keeps them.
-   */
-  redactPaths(message: string): string {
-    let redacted = message;
-    for (const root of new Set([this.realRoot, this.root])) {
-      if (root) redacted = redacted.split(root).join('DATA_DIR');
-    }
-    return redacted;
-  }
-
-  /** Absolute path of tmp/: files in flight, which start-up clean-up removes. */
-  tmpDir(): string {
-    return path.join(this.root, 'tmp');
-  }
-
-  /** Removes uploads in flight and half-written files left by a crash. */
-  private async removeTempFiles(olderThanMs?: number): Promise<number> {
-    const candidates = (await fs.readdir(this.tmpDir())).map((entry) => path.join(this.tmpDir(), entry));
-    for (const root of SERVED_ROOTS) {
-      for (const file of await this.listFiles(root)) if (file.endsWith('.tmp')) candidates.push(this.absolute(file));
-    }
-    let removed = 0;
-    for (const file of candidates) {
-      if (!(await isStale(file, olderThanMs))) continue;
-      await fs.rm(file, { force: true, recursive: true });
-      removed += 1;
-    }
-    return removed;
+/**
+ * Thrown when a stored file that is read does not exist; `code` is ENOENT, as for a missing file.
+ * The message names it as `where` does (redactPaths turns DATA_DIR's path into `DATA_DIR`).
+ */
+export class StoredFileMissingError extends Error {
+  override name = 'StoredFileMissingError';
+  readonly code = 'ENOENT';
+  constructor(
+    readonly relativePath: string,
+    where: string,
+  ) {
+    super(`${where}: no such file`);
   }
 }
 
-/** Whether a file was last written more than `olderThanMs` ago (always, without a threshold). */
-async function isStale(file: string, olderThanMs: number | undefined): Promise<boolean> {
-  if (olderThanMs === undefined) return true;
-  const stat = await fs.stat(file).catch(() => undefined);
-  return stat !== undefined && Date.now() - stat.mtimeMs >= olderThanMs;
+/** Stores and finds segcat's files. */
+export interface FileStore {
+  /** Which backend: `fs` (DATA_DIR) or `s3` (a bucket). */
+  readonly kind: 'fs' | 's3';
+  /** Where the files are, as messages name it: `DATA_DIR /srv/segcat` or `bucket s3://photos/segcat/`. */
+  readonly location: string;
+  /** The settings that choose that place, as messages name them: `DATA_DIR`, or `S3_BUCKET and S3_PREFIX`. */
+  readonly locationSettings: string;
+  /** Files no row pointed to, kept a while before they are deleted. */
+  readonly quarantine: QuarantineStore;
+
+  /**
+   * Checks the store can be used (the bucket exists and answers), prepares it, and removes what a
+   * crash left in flight (temporary files; unfinished multipart uploads); returns how many. With
+   * `olderThanMs`, only what is older than that: other processes may be writing theirs right now.
+   */
+  init(olderThanMs?: number): Promise<number>;
+
+  /**
+   * Streams `source` into a temporary file on the local disk, hashing it on the way, and stops as
+   * soon as it passes `maxBytes`. The caller commits it with `commitTemp` or drops it with `discardTemp`.
+   */
+  receive(source: Readable, maxBytes: number): Promise<TempFile>;
+  /** The first `bytes` bytes of a received temporary file (fewer if it is shorter). */
+  readTempHead(temp: TempFile, bytes: number): Promise<Buffer>;
+  /** Stores a received temporary file under a relative path, durably; the temporary file may be gone afterwards. */
+  commitTemp(temp: TempFile, relativePath: string): Promise<void>;
+  /** Removes a temporary file that will not be kept. */
+  discardTemp(temp: TempFile | string): Promise<void>;
+  /** Absolute path of the local folder for files in flight (multipart spools too), which `init` empties. */
+  tmpDir(): string;
+
+  /** Writes bytes under a relative path, whole or not at all. */
+  write(relativePath: string, data: Buffer): Promise<void>;
+  /**
+   * Writes several files, each whole or not at all (the filesystem makes them durable together; S3
+   * puts them in parallel). Every write is finished, or has failed, when it settles; the first
+   * failure is thrown.
+   */
+  writeMany(files: readonly StoredFileData[]): Promise<void>;
+  /**
+   * Writes a stream under a relative path, whole or not at all (with S3, in parts above the
+   * multipart threshold). `sha256`, when the caller knows it, is recorded with the file.
+   */
+  writeStream(relativePath: string, source: Readable, options?: { sha256?: string }): Promise<void>;
+  /** Starts writing a file in `sections` that grow at the same time (an export); nothing is stored until its commit. */
+  createSectionedFile(relativePath: string, sections: number): Promise<SectionedFile>;
+
+  /** Reads a stored file; throws StoredFileMissingError when there is none. */
+  read(relativePath: string): Promise<Buffer>;
+  /** A stream of a stored file's bytes; throws StoredFileMissingError when there is none. */
+  readStream(relativePath: string): Promise<Readable>;
+  /** Whether a stored file exists. */
+  exists(relativePath: string): Promise<boolean>;
+  /** Size and time of a stored file, or undefined when it is gone. */
+  stat(relativePath: string): Promise<StoredFileInfo | undefined>;
+  /** When a stored file was last written (ms since the epoch), or undefined when it is gone. */
+  modifiedAt(relativePath: string): Promise<number | undefined>;
+  /**
+   * Removes stored files and folders (everything below them); missing ones are fine. Files that a
+   * concurrent writer adds to a folder being removed are that writer's to remove: it finds its
+   * owner gone.
+   */
+  remove(relativePaths: Iterable<string>): Promise<void>;
+
+  /** The stored files under a root, in pages (in key order for S3); temporary names left out. */
+  list(root: StoredRoot, options?: ListOptions): AsyncIterable<StoredEntry[]>;
+  /** Relative paths of every file under a root, for reconciliation. */
+  listFiles(root: StoredRoot): Promise<string[]>;
+  /** Relative paths of every stored file rows point to, for integrity checks. */
+  listStoredFiles(): Promise<string[]>;
+
+  /**
+   * Where to find the bytes of a URL path below /files/, or undefined when it is not a file the
+   * store wrote: no `..`, no absolute paths, no hidden or temporary names, only the served roots.
+   */
+  served(urlPath: string): Promise<ServedSource | undefined>;
+  /** A URL that reads a stored file directly for a short while (S3_PRESIGN); undefined when the store gives none. */
+  presignedUrl(relativePath: string): Promise<string | undefined>;
+
+  /** Bytes free for new files (what /health and the metrics report); absent when there is no such limit (object storage). */
+  freeBytes?(): Promise<number>;
+  /** Throws when the store cannot be reached (the bucket does not answer). */
+  ping(): Promise<void>;
+  /** How an operator finds a stored file: its absolute path, or its `s3://bucket/key`. */
+  where(relativePath: string): string;
+  /**
+   * `message` with the local data folder's absolute path replaced by `DATA_DIR`: error messages from
+   * sharp and the filesystem name files, and clients must not learn where the server keeps them.
+   */
+  redactPaths(message: string): string;
+  /** Reports failed requests to the object store to `observer` (the metrics); the filesystem has none. */
+  observe(observer: StorageObserver): void;
+  /** Closes connections to the object store; the store is not used afterwards. */
+  close(): Promise<void>;
 }

@@ -1,14 +1,15 @@
 /**
- * Where every stored file lives under DATA_DIR: the one module that builds stored paths and reads
- * them back. Paths are relative to DATA_DIR, with `/` separators:
+ * Where every stored file lives: the one module that builds stored paths and reads them back.
+ * Paths are relative to DATA_DIR (or, with STORAGE=s3, follow S3_PREFIX in the object's key), with
+ * `/` separators:
  *
  *   originals/<aa>/<sha256>.<ext>                 content-addressed originals
  *   thumbnails/<aa>/<sha256>.webp                 grid thumbnails
  *   masks/<imageId>/<model>/<recipe name>.png     one mask per segment, plus m<root>.background.png
- *   cutouts/<segmentId>/<background>.<format>     cut-outs
+ *   cutouts/<segmentId>/<background>.<format>     cut-outs (<background>-refined.<format> with refine)
  *   overlays/<imageId>/<stamp>.jpg                cached overlay pictures
  *   exports/<exportId>.json                       COCO exports (exportCoco); no row: each is its own record
- *   tmp/                                          uploads in flight (multipart spools too); emptied on start
+ *   tmp/                                          uploads in flight (multipart spools too), always on the local disk; emptied on start
  *   quarantine/<run>/<relative path>              files no row pointed to, kept SEGCAT_QUARANTINE_DAYS; never served
  *   catalogue.json                                the id of the catalogue these files belong to (catalogue-identity.ts)
  *
@@ -76,9 +77,9 @@ export function cutoutDir(segmentId: string): string {
   return `cutouts/${segmentId}`;
 }
 
-/** Relative path of a cut-out. */
-export function cutoutPath(segmentId: string, background: string, format: string): string {
-  return `${cutoutDir(segmentId)}/${background.toLowerCase()}.${format.toLowerCase()}`;
+/** Relative path of a cut-out; `refined` when made from the refined mask. */
+export function cutoutPath(segmentId: string, background: string, format: string, refined = false): string {
+  return `${cutoutDir(segmentId)}/${background.toLowerCase()}${refined ? '-refined' : ''}.${format.toLowerCase()}`;
 }
 
 /** Relative path of a cached overlay picture; `stamp` changes when the segments do. */
@@ -129,6 +130,20 @@ export function isRecorded(owner: FileOwner): boolean {
 /** Whether a stored file is named after its bytes (originals, thumbnails): such files are touched only under the content lock. */
 export function isContentAddressed(owner: FileOwner): boolean {
   return owner.root === 'originals' || owner.root === 'thumbnails';
+}
+
+/**
+ * The media type of a URL path below /files/ when it names a file the store writes there, else
+ * undefined: no `..`, no absolute paths, no hidden or temporary names, only the served roots.
+ * (The filesystem store also refuses symlinks.)
+ */
+export function servedContentType(urlPath: string): string | undefined {
+  const segments = urlPath.split('/');
+  const valid =
+    segments.length >= 2 &&
+    (SERVED_ROOTS as readonly string[]).includes(segments[0]!) &&
+    segments.every((segment) => /^[A-Za-z0-9_][A-Za-z0-9_.\-]*$/.test(segment) && !segment.includes('..'));
+  return valid && !urlPath.endsWith('.tmp') ? contentTypeOf(urlPath) : undefined;
 }
 
 /** Media type of a stored file, from its extension; undefined for anything the store never serves. */

@@ -1,5 +1,6 @@
 /**
- * DATA_DIR/quarantine/: where stored files that no row points to go instead of being deleted.
+ * DATA_DIR/quarantine/ (the filesystem store's; s3-quarantine.ts keeps the same layout under the
+ * bucket's prefix): where stored files that no row points to go instead of being deleted.
  * "No row points to it" is only as true as the database that was asked, so such a file is kept
  * for a while where an operator can find it and move it back.
  *
@@ -12,23 +13,23 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import type { QuarantineRun, QuarantineStore } from './file-store.js';
 
-/** The quarantine folder, relative to DATA_DIR. */
-const QUARANTINE_DIR = 'quarantine';
+/** The quarantine folder, relative to DATA_DIR (or the bucket's prefix). */
+export const QUARANTINE_DIR = 'quarantine';
 
-/** One quarantine run: the files it moves share a run folder (made with the first of them). */
-export interface QuarantineRun {
-  /** Moves a stored file (a path relative to DATA_DIR) into the run folder; false when it is gone. */
-  move(relativePath: string): Promise<boolean>;
+/** A new run folder's name: `<UTC time>-<random>`. */
+export function quarantineRunName(): string {
+  return `${new Date().toISOString().replace(/[:.]/g, '-')}-${randomBytes(3).toString('hex')}`;
 }
 
 /** Moves files into DATA_DIR/quarantine/ and deletes them after their retention. */
-export class Quarantine {
+export class Quarantine implements QuarantineStore {
   constructor(private readonly root: string) {}
 
-  /** Starts a run, whose files go into a new run folder. */
+  /** Starts a run, whose files go into a new run folder (made with the first of them). */
   startRun(): QuarantineRun {
-    const run = `${new Date().toISOString().replace(/[:.]/g, '-')}-${randomBytes(3).toString('hex')}`;
+    const run = quarantineRunName();
     return {
       move: async (relativePath) => {
         const source = path.join(this.root, relativePath);

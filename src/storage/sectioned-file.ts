@@ -1,9 +1,10 @@
 /**
  * A file written as a stream in sections that grow at the same time, such as a JSON document
  * whose second array fills while its first is written: each section goes to its own temporary
- * file beside the target, so nothing is held in memory; commit() appends the later sections to
- * the first and moves it into place durably (atomic-write.ts), discard() removes them all. A
- * crash leaves only `.tmp` names, which the file store removes at start.
+ * file beside the target (or in a spool folder), so nothing is held in memory; commit() appends
+ * the later sections to the first and moves it into place durably (atomic-write.ts), or hands it
+ * to `place` (an upload to object storage); discard() removes them all. A crash leaves only `.tmp`
+ * names, which the file store removes at start.
  */
 import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
@@ -14,6 +15,14 @@ import { isDiskFull, moveIntoPlace } from './atomic-write.js';
 
 /** Characters gathered in memory before a section is written out. */
 const FLUSH_CHARACTERS = 256 * 1024;
+
+/** Where a sectioned file is assembled and how it is kept, when not beside its target. */
+export interface SectionedFileOptions {
+  /** Folder for the sections (default: the target's own). */
+  tempDir?: string;
+  /** Keeps the joined file (an absolute path, removed afterwards) instead of moving it to the target. */
+  place?: (joinedFile: string) => Promise<void>;
+}
 
 interface Section {
   path: string;
@@ -29,14 +38,15 @@ export class SectionedFile {
   private constructor(
     private readonly target: string,
     private readonly sections: Section[],
+    private readonly place: ((joinedFile: string) => Promise<void>) | undefined,
   ) {}
 
-  /** Starts writing `target` (an absolute path) in `count` sections. */
-  static async create(target: string, count: number): Promise<SectionedFile> {
-    const stem = `${target}.${randomUUID()}`;
+  /** Starts writing `target` (an absolute path, or a name for messages when `place` keeps it) in `count` sections. */
+  static async create(target: string, count: number, options: SectionedFileOptions = {}): Promise<SectionedFile> {
+    const stem = options.tempDir ? path.join(options.tempDir, randomUUID()) : `${target}.${randomUUID()}`;
     const sections: Section[] = [];
     try {
-      await fs.mkdir(path.dirname(target), { recursive: true });
+      await fs.mkdir(path.dirname(stem), { recursive: true });
       for (let index = 0; index < count; index++) {
         const file = `${stem}.${index}.tmp`;
         sections.push({ path: file, handle: await fs.open(file, 'wx', 0o640), pending: '' });
@@ -45,7 +55,7 @@ export class SectionedFile {
       await removeSections(sections);
       throw storageError(error);
     }
-    return new SectionedFile(target, sections);
+    return new SectionedFile(target, sections, options.place);
   }
 
   /** Bytes written so far, every section together (text still in memory not counted). */
@@ -73,12 +83,13 @@ export class SectionedFile {
         for await (const chunk of createReadStream(section.path)) await first!.handle.write(chunk as Buffer);
       }
       await first!.handle.close();
-      await moveIntoPlace(first!.path, this.target);
+      if (this.place) await this.place(first!.path);
+      else await moveIntoPlace(first!.path, this.target);
     } catch (error) {
       await removeSections(this.sections);
       throw storageError(error);
     }
-    await removeSections(rest);
+    await removeSections(this.place ? this.sections : rest);
     return this.written;
   }
 

@@ -19,6 +19,8 @@ export interface Prototypes {
 export interface DecodedMask {
   mask: BoxMask;
   area: number;
+  /** With `keepProbability`: each box pixel's probability before thresholding, as 0..255. */
+  probability?: Uint8Array;
 }
 
 /** Sampling positions along one axis: for each output pixel, two source cells and a weight. */
@@ -59,7 +61,8 @@ function sampleAxis(start: number, length: number, size: number, toProto: (x: nu
  * Decodes one mask inside `box` (original pixels). `coefficients` are the detection's mask
  * coefficients (length `protos.count`); `letterbox` places the original image in the model input,
  * whose size is a whole multiple of the prototype grid. A pixel is set when the bilinearly
- * upsampled probability exceeds `threshold` (default 0.5).
+ * upsampled probability exceeds `threshold` (default 0.5); `keepProbability` also returns those
+ * probabilities (for merging several views' masks before thresholding).
  */
 export function decodeBoxMask(
   coefficients: ArrayLike<number>,
@@ -67,6 +70,7 @@ export function decodeBoxMask(
   box: Box,
   letterbox: Letterbox,
   threshold = 0.5,
+  keepProbability = false,
 ): DecodedMask {
   const { width: pw, height: ph, count, data } = protos;
   const sx = pw / letterbox.inputWidth;
@@ -104,6 +108,7 @@ export function decodeBoxMask(
     }
   }
   const out = new Uint8Array(w * box.height);
+  const probability = keepProbability ? new Uint8Array(w * box.height) : undefined;
   let area = 0;
   for (let y = 0; y < box.height; y++) {
     const top = (ys.lower[y]! - ys.first) * w;
@@ -112,11 +117,13 @@ export function decodeBoxMask(
     const row = y * w;
     for (let x = 0; x < w; x++) {
       const a = widened[top + x]!;
-      if (a + (widened[bottom + x]! - a) * wy > threshold) {
+      const p = a + (widened[bottom + x]! - a) * wy;
+      if (probability) probability[row + x] = Math.round(p * 255);
+      if (p > threshold) {
         out[row + x] = 255;
         area++;
       }
     }
   }
-  return { mask: { box: { ...box }, data: out }, area };
+  return { mask: { box: { ...box }, data: out }, area, ...(probability ? { probability } : {}) };
 }

@@ -71,7 +71,7 @@ function hasMask(annotation: CocoAnnotation): boolean {
 }
 
 /** The annotation's mask in image pixels, or undefined when it has none. */
-function truthMask(annotation: CocoAnnotation, image: CocoImage): MaskRegion | undefined {
+export function truthMask(annotation: CocoAnnotation, image: CocoImage): MaskRegion | undefined {
   const segmentation = annotation.segmentation;
   if (segmentation === undefined || !hasMask(annotation)) return undefined;
   if ('counts' in segmentation && (segmentation.size[0] !== image.height || segmentation.size[1] !== image.width)) {
@@ -134,7 +134,7 @@ function measureImage(image: CocoImage, annotations: readonly CocoAnnotation[], 
 }
 
 /** The file's category for each model class, matched by name (any case). */
-function mapClasses(classNames: readonly string[], instances: CocoInstances): Map<number, number> {
+export function mapClasses(classNames: readonly string[], instances: CocoInstances): Map<number, number> {
   const byName = new Map(instances.categories.map((c) => [c.name.trim().toLowerCase(), c.id]));
   const mapping = new Map<number, number>();
   classNames.forEach((name, classId) => {

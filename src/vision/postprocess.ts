@@ -19,6 +19,8 @@ export interface PostprocessOptions {
   maxDetections: number;
   /** Same-class boxes overlapping a better one by more than this are dropped. */
   iouThreshold: number;
+  /** Keep each mask's probabilities too (DetectedSegment.probability). */
+  keepProbabilities?: boolean;
 }
 
 /**
@@ -48,9 +50,11 @@ export function decodeSegments(
     const box = modelBoxToImageBox(letterbox, candidate.x1, candidate.y1, candidate.x2, candidate.y2);
     if (!box) continue;
     for (let k = 0; k < count; k++) coefficients[k] = detections.data[(4 + classCount + k) * anchors + candidate.anchor]!;
-    const { mask, area } = decodeBoxMask(coefficients, protos, box, letterbox);
+    const { mask, area, probability } = decodeBoxMask(coefficients, protos, box, letterbox, 0.5, options.keepProbabilities);
     if (area === 0) continue;
-    segments.push({ classId: candidate.classId, label: classNames[candidate.classId]!, score: candidate.score, area, mask });
+    const segment: DetectedSegment = { classId: candidate.classId, label: classNames[candidate.classId]!, score: candidate.score, area, mask };
+    if (probability) segment.probability = probability;
+    segments.push(segment);
   }
   return segments;
 }

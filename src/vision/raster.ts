@@ -5,11 +5,15 @@
  * accepted in formats.ts. (Past ~300 lines on purpose: every sharp pipeline is here, so sharp's
  * settings and errors have one owner.)
  */
-import sharp, { type Metadata, type OverlayOptions as SharpOverlay, type Sharp } from 'sharp';
+import sharp, { type Metadata, type OverlayOptions as SharpOverlay } from 'sharp';
 import { backgroundMask } from './background-mask.js';
+import { cutoutPixels, type RgbRaster } from './cutout-pixels.js';
 import { ACCEPTED_FORMAT_NAMES, acceptedFormat, type AcceptedFormat } from './formats.js';
+import { isSrgbProfile } from './icc-profile.js';
+import { encodeBoxMaskPng, encodeFullMaskPng } from './mask-png.js';
 import type { Letterbox } from './letterbox.js';
 import { labelsSvg, overlayColour, scaleBoxMask, tintLayer, type OverlaySegment } from './overlay-layers.js';
+import { planRefinement, refineMask } from './refine.js';
 import type { Box, BoxMask } from './types.js';
 
 // Set once for the process. Each image is seen once, so libvips' operation cache would only hold
@@ -55,7 +59,13 @@ function errorText(error: unknown): string {
 }
 
 /** Reads the header only (no pixel decoding) and checks format and pixel count. */
-async function inspectHeader(input: ImageInput, maxPixels: number): Promise<ImageInfo> {
+/** What the header says, plus whether its colour profile may be ignored (see icc-profile.ts). */
+interface HeaderInfo extends ImageInfo {
+  /** No profile, or an sRGB one: decoding can skip the colour transform, which would change no pixel. */
+  srgb: boolean;
+}
+
+async function inspectHeader(input: ImageInput, maxPixels: number): Promise<HeaderInfo> {
   let meta: Metadata;
   try {
     meta = await sharp(input, { limitInputPixels: false }).metadata();
@@ -75,7 +85,13 @@ async function inspectHeader(input: ImageInput, maxPixels: number): Promise<Imag
   if (pixels > maxPixels) {
     throw new InvalidImageError('TOO_MANY_PIXELS', `${describe(input)}: ${meta.width}x${meta.pageHeight ?? meta.height}${frames > 1 ? `x${frames} frames` : ''} is ${pixels} pixels, more than the limit of ${maxPixels}`);
   }
-  return { format: accepted.format, mimeType: accepted.mimeType, width: meta.autoOrient.width, height: meta.autoOrient.height };
+  return {
+    format: accepted.format,
+    mimeType: accepted.mimeType,
+    width: meta.autoOrient.width,
+    height: meta.autoOrient.height,
+    srgb: meta.icc === undefined || isSrgbProfile(meta.icc),
+  };
 }
 
 /** Options of validateImage. */
@@ -93,18 +109,118 @@ export async function validateImage(input: ImageInput, options: ValidateOptions)
   const info = await inspectHeader(input, options.maxPixels);
   // stats() decodes every pixel without keeping an output buffer.
   await decodeOrReject(input, info, sharp(input, { failOn: 'error', limitInputPixels: options.maxPixels }).stats());
+  return facts(info);
+}
+
+function facts({ srgb: _srgb, ...info }: HeaderInfo): ImageInfo {
   return info;
 }
 
+/** Options of acceptImage. */
+export interface AcceptOptions extends ValidateOptions {
+  /** Also letterbox the image for a model, from the same decode (see decodeLetterboxed). */
+  planFor?: (width: number, height: number) => Letterbox;
+}
+
+/** What acceptImage made from an image's one decode. */
+export interface AcceptedImage {
+  info: ImageInfo;
+  thumbnail: EncodedImage;
+  /** The model's input, when `planFor` was given. */
+  letterboxed?: LetterboxedImage;
+}
+
 /**
- * validateImage and makeThumbnail in one decode, for images entering the catalogue: the
- * thumbnail's resize reads every pixel, so truncated or damaged files are refused all the same.
+ * validateImage, makeThumbnail and (with `planFor`) decodeLetterboxed in one decode, for images
+ * entering the catalogue: the decode reads every pixel, so truncated or damaged files are refused
+ * all the same, and the model's input is exactly what decodeLetterboxed would make later.
  */
-export async function acceptImage(input: ImageInput, options: ValidateOptions): Promise<{ info: ImageInfo; thumbnail: EncodedImage }> {
+export async function acceptImage(input: ImageInput, options: AcceptOptions): Promise<AcceptedImage> {
   const info = await inspectHeader(input, options.maxPixels);
-  const pipeline = sharp(input, { autoOrient: true, failOn: 'error', limitInputPixels: options.maxPixels });
-  const thumbnail = await decodeOrReject(input, info, encodeThumbnail(pipeline));
-  return { info, thumbnail };
+  // Without a model, decode at the thumbnail's size (JPEGs shrink while decoding).
+  const letterbox = options.planFor?.(info.width, info.height) ?? thumbnailPlan(info);
+  const kernel = options.planFor ? 'linear' : 'lanczos3';
+  const decoded = await decodeOrReject(input, info, decodeForLetterbox(input, info, letterbox, options.maxPixels, kernel));
+  const [thumbnail, letterboxed] = await Promise.all([
+    thumbnailFromDecoded(decoded, info),
+    options.planFor ? letterboxDecoded(decoded, letterbox).then((rgb) => ({ rgb, letterbox })) : undefined,
+  ]);
+  return { info: facts(info), thumbnail, letterboxed };
+}
+
+/** The thumbnail's box: at most THUMBNAIL_SIDE on the long side, never enlarged. */
+const THUMBNAIL_SIDE = 320;
+
+/** Thumbnails are small and made once per image: effort 2 of 6 encodes in about half the time for a few % more bytes. */
+const THUMBNAIL_WEBP = { quality: 80, effort: 2 } as const;
+
+function thumbnailSize(info: { width: number; height: number }): { width: number; height: number } {
+  const factor = Math.min(1, THUMBNAIL_SIDE / info.width, THUMBNAIL_SIDE / info.height);
+  return { width: Math.max(1, Math.round(info.width * factor)), height: Math.max(1, Math.round(info.height * factor)) };
+}
+
+/** A letterbox whose resized size is the thumbnail's, for decoding when no model input is wanted. */
+function thumbnailPlan(info: ImageInfo): Letterbox {
+  const { width, height } = thumbnailSize(info);
+  return {
+    imageWidth: info.width, imageHeight: info.height, inputWidth: width, inputHeight: height,
+    resizedWidth: width, resizedHeight: height, padLeft: 0, padTop: 0, padRight: 0, padBottom: 0,
+  };
+}
+
+/** An image decoded once to interleaved 8-bit sRGB (alpha kept), at the size a letterbox needs. */
+interface DecodedRaster {
+  data: Buffer;
+  width: number;
+  height: number;
+  channels: 3 | 4;
+}
+
+/**
+ * Decodes the oriented image for `letterbox`: shrunk straight to the letterbox's resized size when
+ * it is smaller than the image (JPEGs shrink while decoding, so a 12-megapixel photo costs a
+ * fraction of a full decode), else at its own size. Throws sharp's error on a damaged file.
+ */
+async function decodeForLetterbox(
+  input: ImageInput,
+  info: HeaderInfo,
+  letterbox: Letterbox,
+  maxPixels: number,
+  // Ultralytics letterboxes with bilinear interpolation; matching it keeps inputs like training's.
+  kernel: 'linear' | 'lanczos3' = 'linear',
+): Promise<DecodedRaster> {
+  // An sRGB profile's transform changes no pixel but costs about as much as decoding a small photo.
+  let pipeline = sharp(input, { autoOrient: true, failOn: 'error', limitInputPixels: maxPixels, ignoreIcc: info.srgb });
+  if (letterbox.resizedWidth <= info.width && letterbox.resizedHeight <= info.height) {
+    pipeline = pipeline.resize(letterbox.resizedWidth, letterbox.resizedHeight, { fit: 'fill', kernel });
+  }
+  const { data, info: out } = await pipeline.toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+  if (out.channels !== 3 && out.channels !== 4) throw new Error(`decoded to ${out.channels} channels, expected RGB or RGBA`);
+  return { data, width: out.width, height: out.height, channels: out.channels };
+}
+
+const PADDING_GREY = { r: 114, g: 114, b: 114 };
+
+/** The model input (RGB bytes, input-sized) from a decode: scaled if needed, alpha on grey, padded. */
+async function letterboxDecoded(decoded: DecodedRaster, letterbox: Letterbox): Promise<Buffer> {
+  const { data, width, height, channels } = decoded;
+  let pipeline = sharp(data, { raw: { width, height, channels } });
+  if (width !== letterbox.resizedWidth || height !== letterbox.resizedHeight) {
+    pipeline = pipeline.resize(letterbox.resizedWidth, letterbox.resizedHeight, { fit: 'fill', kernel: 'linear' });
+  }
+  if (channels === 4) pipeline = pipeline.flatten({ background: PADDING_GREY });
+  const { left, top, right, bottom } = { left: letterbox.padLeft, top: letterbox.padTop, right: letterbox.padRight, bottom: letterbox.padBottom };
+  if (left + top + right + bottom > 0) pipeline = pipeline.extend({ top, bottom, left, right, background: PADDING_GREY });
+  return pipeline.raw({ depth: 'uchar' }).toBuffer();
+}
+
+/** The thumbnail (as makeThumbnail makes it) from a decode of the image described by `info`. */
+async function thumbnailFromDecoded(decoded: DecodedRaster, info: ImageInfo): Promise<EncodedImage> {
+  const { width, height } = thumbnailSize(info);
+  let pipeline = sharp(decoded.data, { raw: { width: decoded.width, height: decoded.height, channels: decoded.channels } });
+  if (decoded.width !== width || decoded.height !== height) pipeline = pipeline.resize(width, height, { fit: 'fill' });
+  const data = await pipeline.webp(THUMBNAIL_WEBP).toBuffer();
+  return { data, width, height };
 }
 
 async function decodeOrReject<T>(input: ImageInput, info: ImageInfo, decoding: Promise<T>): Promise<T> {
@@ -131,39 +247,77 @@ export async function decodeLetterboxed(
   planFor: (width: number, height: number) => Letterbox,
   maxPixels: number,
 ): Promise<LetterboxedImage> {
-  const { width, height } = await inspectHeader(input, maxPixels);
-  const letterbox = planFor(width, height);
-  const grey = { r: 114, g: 114, b: 114 };
+  const info = await inspectHeader(input, maxPixels);
+  const letterbox = planFor(info.width, info.height);
   try {
-    const rgb = await sharp(input, { autoOrient: true, failOn: 'error', limitInputPixels: maxPixels })
-      .flatten({ background: grey })
-      // Ultralytics letterboxes with bilinear interpolation; matching it keeps inputs like training's.
-      .resize(letterbox.resizedWidth, letterbox.resizedHeight, { fit: 'fill', kernel: 'linear' })
-      .extend({ top: letterbox.padTop, bottom: letterbox.padBottom, left: letterbox.padLeft, right: letterbox.padRight, background: grey })
-      .toColourspace('srgb')
-      .raw({ depth: 'uchar' })
-      .toBuffer();
-    return { rgb, letterbox };
+    return { rgb: await letterboxDecoded(await decodeForLetterbox(input, info, letterbox, maxPixels), letterbox), letterbox };
   } catch (error) {
     throw new InvalidImageError('CORRUPT', `${describe(input)}: cannot decode (${errorText(error)})`);
   }
 }
 
-/** PNG settings for masks: they are mostly flat runs, so fast deflate loses little size. */
-const MASK_PNG = { compressionLevel: 3, adaptiveFiltering: false } as const;
+/**
+ * An image decoded once, as decodeLetterboxed sees it (oriented 8-bit sRGB, alpha flattened onto
+ * the padding grey), so that several views of it (mirrored, tiles, another model) are letterboxed
+ * from memory instead of decoding the file again.
+ */
+export interface DecodedImage {
+  /** Interleaved RGB, `width * height * 3` bytes. */
+  readonly rgb: Buffer;
+  readonly width: number;
+  readonly height: number;
+}
 
-function rawMask(data: Uint8Array, width: number, height: number): Sharp {
-  return sharp(data, { raw: { width, height, channels: 1 } });
+/** Whether an input is already decoded. */
+export function isDecodedImage(input: ImageInput | DecodedImage): input is DecodedImage {
+  return typeof input !== 'string' && !Buffer.isBuffer(input);
+}
+
+/** The size of an image as people see it (EXIF orientation applied), from its header; refuses what decodeLetterboxed refuses up front. */
+export async function readImageSize(input: ImageInput, maxPixels: number): Promise<{ width: number; height: number }> {
+  const { width, height } = await inspectHeader(input, maxPixels);
+  return { width, height };
+}
+
+/** Decodes a whole image for letterboxRegion, refusing what decodeLetterboxed refuses. */
+export async function decodeImage(input: ImageInput, maxPixels: number): Promise<DecodedImage> {
+  await inspectHeader(input, maxPixels);
+  try {
+    const { data, info } = await sharp(input, { autoOrient: true, failOn: 'error', limitInputPixels: maxPixels })
+      .flatten({ background: { r: 114, g: 114, b: 114 } })
+      .toColourspace('srgb')
+      .raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true });
+    if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels, expected 3`);
+    return { rgb: data, width: info.width, height: info.height };
+  } catch (error) {
+    throw new InvalidImageError('CORRUPT', `${describe(input)}: cannot decode (${errorText(error)})`);
+  }
+}
+
+/**
+ * Letterboxes `region` of a decoded image (a Box inside it) as decodeLetterboxed does a file:
+ * `planFor` receives the region's size.
+ */
+export async function letterboxRegion(
+  image: DecodedImage,
+  region: Box,
+  planFor: (width: number, height: number) => Letterbox,
+): Promise<LetterboxedImage> {
+  const letterbox = planFor(region.width, region.height);
+  const grey = { r: 114, g: 114, b: 114 };
+  const rgb = await sharp(image.rgb, { raw: { width: image.width, height: image.height, channels: 3 } })
+    .extract({ left: region.x, top: region.y, width: region.width, height: region.height })
+    .resize(letterbox.resizedWidth, letterbox.resizedHeight, { fit: 'fill', kernel: 'linear' })
+    .extend({ top: letterbox.padTop, bottom: letterbox.padBottom, left: letterbox.padLeft, right: letterbox.padRight, background: grey })
+    .raw({ depth: 'uchar' })
+    .toBuffer();
+  return { rgb, letterbox };
 }
 
 /** Full-size, single-channel, white-on-black PNG of a mask stored inside its box. */
 export async function encodeMaskPng(mask: BoxMask, width: number, height: number): Promise<Buffer> {
-  const { x, y, width: w, height: h } = mask.box;
-  return rawMask(mask.data, w, h)
-    .extend({ top: y, left: x, bottom: height - y - h, right: width - x - w, background: { r: 0, g: 0, b: 0 } })
-    .toColourspace('b-w')
-    .png(MASK_PNG)
-    .toBuffer();
+  return encodeBoxMaskPng(mask, width, height);
 }
 
 /** PNG of the background (pixels no segment covers, white) and its area in pixels. */
@@ -173,8 +327,7 @@ export async function encodeBackgroundPng(
   height: number,
 ): Promise<{ png: Buffer; area: number }> {
   const background = backgroundMask(segments.map((s) => s.mask), width, height);
-  const png = await rawMask(background.data, width, height).toColourspace('b-w').png(MASK_PNG).toBuffer();
-  return { png, area: background.area };
+  return { png: await encodeFullMaskPng(background.data, width, height), area: background.area };
 }
 
 /**
@@ -222,6 +375,11 @@ export interface CutoutOptions {
   background: 'transparent' | 'white';
   /** Output encoding; `jpeg` only with a white background. */
   format: 'png' | 'webp' | 'jpeg';
+  /**
+   * Refine the mask against the picture's edges first (refine.ts): the cut-out then covers the box
+   * grown by the refinement's margin, with an anti-aliased edge. Default false: the mask as stored.
+   */
+  refine?: boolean;
 }
 
 /** An encoded picture and its size. */
@@ -237,17 +395,11 @@ function checkCutoutOptions(options: CutoutOptions): void {
   }
 }
 
-/** Turns the RGB pixels of a mask's box into the encoded cut-out. */
-async function finishCutout(rgb: Buffer, mask: BoxMask, options: CutoutOptions): Promise<EncodedImage> {
+/** Applies a mask to the picture's pixels around its box and encodes the cut-out. */
+async function finishCutout(source: RgbRaster, mask: BoxMask, options: CutoutOptions): Promise<EncodedImage> {
   const { width, height } = mask.box;
-  // sharp orders operations itself (alpha removal after channel joins, flatten before them), so
-  // each step that must follow another gets its own pass over the small, decoded crop.
-  const alpha = Buffer.from(mask.data.buffer, mask.data.byteOffset, mask.data.length);
-  let cut = sharp(rgb, { raw: { width, height, channels: 3 } }).joinChannel(alpha, { raw: { width, height, channels: 1 } });
-  if (options.background === 'white') {
-    const rgba = await cut.raw().toBuffer();
-    cut = sharp(rgba, { raw: { width, height, channels: 4 } }).flatten({ background: '#ffffff' });
-  }
+  const pixels = cutoutPixels(source, mask, options.background);
+  const cut = sharp(pixels, { raw: { width, height, channels: options.background === 'transparent' ? 4 : 3 } });
   // Level 3: cut-outs are written once and served often, but level 6+ doubles the time for ~5% less.
   const encoded = options.format === 'png' ? cut.png({ compressionLevel: 3 })
     : options.format === 'webp' ? cut.webp({ quality: 90, alphaQuality: 100 })
@@ -255,23 +407,33 @@ async function finishCutout(rgb: Buffer, mask: BoxMask, options: CutoutOptions):
   return { data: await encoded.toBuffer(), width, height };
 }
 
-function cropRegion(box: Box) {
-  return { left: box.x, top: box.y, width: box.width, height: box.height };
+/**
+ * Decodes the picture as displayed (EXIF orientation applied, colours in sRGB) to 8-bit RGB, all
+ * of it or only `box`.
+ */
+export async function decodeRgb(image: ImageInput, box?: Box): Promise<RgbRaster> {
+  // Reading the header first costs far less than the sRGB-to-sRGB colour transform it can skip.
+  const { icc } = await sharp(image).metadata();
+  let pipeline = sharp(image, { autoOrient: true, ignoreIcc: icc !== undefined && isSrgbProfile(icc) });
+  // A JPEG is decoded top to bottom: rows below the box are never decoded.
+  if (box) pipeline = pipeline.extract({ left: box.x, top: box.y, width: box.width, height: box.height });
+  const { data, info } = await pipeline.removeAlpha().toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+  return { data, width: info.width, height: info.height, left: box?.x ?? 0, top: box?.y ?? 0 };
 }
 
 /**
- * The object alone, cropped to its mask's box: pixels outside the mask are clear (or white).
- * Throws RangeError for a transparent JPEG, which cannot exist.
+ * The object alone, cropped to its mask's box (grown a little when refined): pixels outside the
+ * mask are clear (or white). Throws RangeError for a transparent JPEG, which cannot exist.
  */
 export async function extractCutout(image: ImageInput, mask: BoxMask, options: CutoutOptions): Promise<EncodedImage> {
   checkCutoutOptions(options);
-  const rgb = await sharp(image, { autoOrient: true })
-    .extract(cropRegion(mask.box))
-    .removeAlpha()
-    .toColourspace('srgb')
-    .raw({ depth: 'uchar' })
-    .toBuffer();
-  return finishCutout(rgb, mask, options);
+  if (options.refine) {
+    const { width, height } = await inspectHeader(image, Number.MAX_SAFE_INTEGER);
+    const plan = planRefinement(mask.box, width, height);
+    const source = await decodeRgb(image, plan.read);
+    return finishCutout(source, refineMask(mask, source, plan).alpha, options);
+  }
+  return finishCutout(await decodeRgb(image, mask.box), mask, options);
 }
 
 /**
@@ -281,15 +443,9 @@ export async function extractCutout(image: ImageInput, mask: BoxMask, options: C
 export async function extractCutouts(image: ImageInput, masks: readonly BoxMask[], options: CutoutOptions): Promise<EncodedImage[]> {
   checkCutoutOptions(options);
   if (masks.length <= 1) return Promise.all(masks.map((mask) => extractCutout(image, mask, options)));
-  const { data, info } = await sharp(image, { autoOrient: true })
-    .removeAlpha()
-    .toColourspace('srgb')
-    .raw({ depth: 'uchar' })
-    .toBuffer({ resolveWithObject: true });
-  const raw = { width: info.width, height: info.height, channels: 3 } as const;
-  return Promise.all(
-    masks.map(async (mask) => finishCutout(await sharp(data, { raw }).extract(cropRegion(mask.box)).raw().toBuffer(), mask, options)),
-  );
+  const whole = await decodeRgb(image);
+  const refined = (mask: BoxMask) => refineMask(mask, whole, planRefinement(mask.box, whole.width, whole.height)).alpha;
+  return Promise.all(masks.map((mask) => finishCutout(whole, options.refine ? refined(mask) : mask, options)));
 }
 
 /** Options of renderOverlay. */
@@ -324,15 +480,8 @@ export async function renderOverlay(
   return options.format === 'webp' ? out.webp({ quality: 80 }).toBuffer() : out.jpeg({ quality: 82 }).toBuffer();
 }
 
-/** A small WebP preview, about 320 px on its long side (never enlarged). */
+/** A small WebP preview, about 320 px on its long side (never enlarged), as acceptImage makes it. */
 export async function makeThumbnail(image: ImageInput): Promise<EncodedImage> {
-  return encodeThumbnail(sharp(image, { autoOrient: true }));
-}
-
-async function encodeThumbnail(pipeline: Sharp): Promise<EncodedImage> {
-  const { data, info } = await pipeline
-    .resize(320, 320, { fit: 'inside', withoutEnlargement: true })
-    .webp({ quality: 80 })
-    .toBuffer({ resolveWithObject: true });
-  return { data, width: info.width, height: info.height };
+  const info = await inspectHeader(image, Number.MAX_SAFE_INTEGER);
+  return thumbnailFromDecoded(await decodeForLetterbox(image, info, thumbnailPlan(info), Number.MAX_SAFE_INTEGER, 'lanczos3'), info);
 }

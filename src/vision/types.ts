@@ -18,6 +18,15 @@ export const SEGMENT_DEFAULTS = Object.freeze({
   maxPixels: 50_000_000,
 });
 
+/**
+ * Segmentation qualities (SEGCAT_QUALITY): `fast` runs the model once per photo; `accurate` runs
+ * both models (and tiles of large photos) and merges what they find (src/vision/accurate.ts).
+ */
+export const QUALITIES = ['fast', 'accurate'] as const;
+
+/** A segmentation quality. */
+export type Quality = (typeof QUALITIES)[number];
+
 /** A rectangle in original-image pixels; x/y are the top-left corner. */
 export interface Box {
   x: number;
@@ -43,6 +52,11 @@ export interface DetectedSegment {
   /** Pixels covered by the mask. */
   area: number;
   mask: BoxMask;
+  /**
+   * Only when SegmentOptions.keepProbabilities asked for it: the model's probability of each pixel
+   * of the mask's box, as 0..255 (the mask is where it exceeds 127.5); accurate's merge averages these.
+   */
+  probability?: Uint8Array;
 }
 
 /** Time spent in each stage of one segmentation, in milliseconds. */
@@ -80,4 +94,6 @@ export interface SegmentOptions {
   maxDetections?: number;
   /** Same-class boxes overlapping a better one by more than this IoU are dropped (default 0.6). */
   iouThreshold?: number;
+  /** Keep each mask's probabilities (DetectedSegment.probability), for merging views (default false). */
+  keepProbabilities?: boolean;
 }

@@ -28,7 +28,7 @@ test('applies every migration to an empty database and records it as Prisma Migr
 
   const folders = (await readMigrations()).map((m) => m.name);
   expect(report).toEqual({ applied: folders, alreadyApplied: [] });
-  expect(await tables()).toEqual(['BatchImage', 'Catalogue', 'Extraction', 'Image', 'ImageLabel', 'ImportBatch', 'Segment', 'Session', '_prisma_migrations']);
+  expect(await tables()).toEqual(['BatchImage', 'Catalogue', 'Extraction', 'Image', 'ImageLabel', 'ImportBatch', 'Segment', 'Session', 'Tally', '_prisma_migrations']);
 
   const { rows } = await client.query('SELECT * FROM "_prisma_migrations" ORDER BY migration_name');
   expect(rows.map((r) => r.migration_name)).toEqual(folders);

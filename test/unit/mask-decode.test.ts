@@ -39,6 +39,15 @@ describe('decodeBoxMask', () => {
     expect(area).toBe(4);
   });
 
+  it('returns the probabilities under the mask when asked, 0..255, above 127 exactly where the mask is set', () => {
+    const box = { x: 0, y: 0, width: 8, height: 8 };
+    expect(decodeBoxMask([1, 0], protos, box, lb).probability).toBeUndefined();
+    const { mask, probability } = decodeBoxMask([1, 0], protos, box, lb, 0.5, true);
+    expect(probability).toHaveLength(64);
+    expect(probability![0]).toBe(Math.round(255 / (1 + Math.exp(-4))));
+    for (let i = 0; i < 64; i++) expect(probability![i]! > 127).toBe(mask.data[i] === 255);
+  });
+
   it('upsamples to a much larger original image', () => {
     const big = computeLetterbox(800, 800, 16, 16);
     const { mask, area } = decodeBoxMask([1, 0], protos, { x: 0, y: 0, width: 800, height: 800 }, big);

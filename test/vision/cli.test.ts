@@ -53,6 +53,19 @@ describe('segcat segment and extract', () => {
     expect(await run('segment', photo('kite'), dir, '--min-score', '7')).toMatchObject({ code: 1 });
   });
 
+  it('segments more thoroughly with --quality accurate, and refuses a quality that does not exist', async () => {
+    const fast = JSON.parse((await run('segment', photo('dog'), path.join(dir, 'fast'), '--json')).stdout);
+    const result = await run('segment', photo('dog'), path.join(dir, 'accurate'), '--json', '--quality', 'accurate');
+    expect(result.code).toBe(0);
+    const document = JSON.parse(result.stdout);
+    expect(document.model).toEqual({ name: 'yolo11n-seg-uint8', version: `${fast.model.version}+accurate` });
+    const labels = document.images[0].masks.objects.map((mask: { label: string }) => mask.label);
+    expect(labels).toEqual(expect.arrayContaining(['dog', 'bicycle', 'truck']));
+    const wrong = await run('segment', photo('dog'), path.join(dir, 'wrong'), '--quality', 'best');
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toMatch(/--quality.*best.*fast, accurate/);
+  });
+
   it('cuts an object out with transparency (default) or white, sized to its box', async () => {
     const out = path.join(dir, 'cut');
     await run('segment', photo('dog'), out);

@@ -73,6 +73,15 @@ function evaluate(...args: string[]): Promise<{ code: number; stdout: string; st
     expect(result.stdout).toMatch(/1 images could not be measured/);
   });
 
+  it('measures accurate segmentation with --quality accurate', async () => {
+    const result = await evaluate(instancesFile, images, '--json', '--quality', 'accurate');
+    expect(result.code).toBe(0);
+    const evaluation = JSON.parse(result.stdout) as ModelEvaluation;
+    expect(evaluation).toMatchObject({ model: { name: 'yolo11n-seg-uint8', version: expect.stringMatching(/\+accurate$/) }, images: 4, failures: [] });
+    expect(evaluation.box.summary.ap).toBeGreaterThan(0.25);
+    expect(evaluation.mask!.summary.ap).toBeGreaterThan(0.2);
+  });
+
   it('says what is wrong with a file that is not COCO', async () => {
     const notCoco = path.join(dir, 'not-coco.json');
     await writeFile(notCoco, JSON.stringify({ images: [] }));

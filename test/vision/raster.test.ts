@@ -91,6 +91,30 @@ async function channelMeans(image: string | Buffer, region?: Region): Promise<nu
   return sums.map((sum) => sum / (info.width * info.height));
 }
 
+describe('cut-out colours', () => {
+  it("keeps the picture's colours, converting a wide-gamut (Display P3) photo to sRGB", async () => {
+    // Saturated red and green, stored in P3: other numbers for the same colours, and a profile saying so.
+    const half = (background: { r: number; g: number; b: number }) =>
+      sharp({ create: { width: 32, height: 48, channels: 3, background } }).png().toBuffer();
+    const srgb = await sharp({ create: { width: 64, height: 48, channels: 3, background: '#000' } })
+      .composite([{ input: await half({ r: 220, g: 30, b: 30 }), left: 0, top: 0 }, { input: await half({ r: 30, g: 160, b: 60 }), left: 32, top: 0 }])
+      .png()
+      .toBuffer();
+    const p3 = await sharp(srgb).withIccProfile('p3').jpeg({ quality: 95 }).toBuffer();
+    const mask = { box: { x: 8, y: 8, width: 48, height: 32 }, data: new Uint8Array(48 * 32).fill(255) };
+    const cutout = (await extractCutout(p3, mask, { background: 'white', format: 'png' })).data;
+    const red = { left: 4, top: 4, width: 16, height: 24 };
+    const green = { left: 28, top: 4, width: 16, height: 24 };
+    const near = (means: number[], expected: number[]) => means.every((mean, i) => Math.abs(mean - expected[i]!) < 4);
+    expect(near(await channelMeans(cutout, red), [220, 30, 30])).toBe(true);
+    expect(near(await channelMeans(cutout, green), [30, 160, 60])).toBe(true);
+    // The numbers as stored are far off: the test fails if the profile is ignored.
+    const stored = await sharp(p3, { ignoreIcc: true }).extract({ left: 8, top: 8, width: 48, height: 32 }).png().toBuffer();
+    expect(near(await channelMeans(stored, red), [220, 30, 30])).toBe(false);
+    expect(near(await channelMeans(stored, green), [30, 160, 60])).toBe(false);
+  });
+});
+
 describe('raster work on real segments', () => {
   let segmenter: Segmenter;
   let dog: DetectedSegment;

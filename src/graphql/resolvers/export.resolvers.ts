@@ -4,6 +4,6 @@ import type { MutationResolvers } from '../../generated/graphql.js';
 export const ExportMutation: Pick<MutationResolvers, 'exportCoco'> = {
   exportCoco: async (_, { input }, { services, urls, signal }) => {
     const exported = await services.cocoExport.exportToStore(input.filter ?? {}, { signal });
-    return { ...exported, url: urls.file(exported.path) };
+    return { ...exported, url: await urls.file(exported.path) };
   },
 };

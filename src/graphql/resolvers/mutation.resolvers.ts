@@ -18,6 +18,7 @@ export const Mutation: MutationResolvers = {
     extraction: await services.extraction.extractSegment(checkId(input.segmentId), {
       background: input.background ?? 'TRANSPARENT',
       format: input.format ?? 'PNG',
+      refined: input.refine ?? false,
     }),
   }),
 
@@ -25,7 +26,7 @@ export const Mutation: MutationResolvers = {
     extractions: await services.extraction.extractSegments(
       checkId(input.imageId),
       { labels: input.labels, minScore: input.minScore ?? DEFAULT_MIN_SCORE },
-      { background: input.background ?? 'TRANSPARENT', format: input.format ?? 'PNG' },
+      { background: input.background ?? 'TRANSPARENT', format: input.format ?? 'PNG', refined: input.refine ?? false },
     ),
   }),
 

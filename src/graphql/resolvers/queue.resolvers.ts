@@ -1,4 +1,8 @@
-import type { MutationResolvers, QueryResolvers, QueueStatusResolvers } from '../../generated/graphql.js';
+import type { MutationResolvers, QueryResolvers, QueueStatusResolvers, SegmentationQuality } from '../../generated/graphql.js';
+import type { Quality } from '../../vision/types.js';
+
+/** SegmentationQuality's values as SEGCAT_QUALITY spells them. */
+const QUALITY: Record<SegmentationQuality, Quality> = { FAST: 'fast', ACCURATE: 'accurate' };
 
 /** `queue`: counts now, batches when selected. */
 export const QueueQuery: Pick<QueryResolvers, 'queue'> = {
@@ -12,5 +16,6 @@ export const QueueStatus: QueueStatusResolvers = {
 
 /** `resegmentImages`. */
 export const QueueMutation: Pick<MutationResolvers, 'resegmentImages'> = {
-  resegmentImages: (_, { input }, { services }) => services.queue.resegment(input),
+  resegmentImages: (_, { input }, { services }) =>
+    services.queue.resegment({ ...input, quality: input.quality ? QUALITY[input.quality] : undefined }),
 };
