@@ -6,10 +6,10 @@
 // time) and the clock runs from the first upload to the last image DONE.
 //
 // Prints, for each N: throughput; lost (acknowledged, not DONE), duplicated (segmented more than
-// once, from the workers' logs), FAILED; jobs done per worker (scraped from its /metrics); `segcat
-// check` on the bucket; where the CPU went (seconds per image for the API, the workers, Swift,
-// PostgreSQL's backends, the uploading client, and the rest of the machine); mean time per
-// segmentation stage. Exit code 1 when anything was lost, duplicated, failed or `check` complains.
+// once, from the workers' logs), FAILED; jobs done per worker (scraped from its /metrics) and the
+// database connections open; `segcat check` on the bucket; where the CPU went (seconds per image
+// for the API, the workers, Swift, PostgreSQL's backends, the uploading client, and the rest of the
+// machine); mean time per segmentation stage; start-up time. Exit code 1 when anything was lost, duplicated, failed or `check` complains.
 // A count given twice is run twice and shown as its mean: `--workers 1,2,2,1` evens out a
 // background load that drifts during the run.
 //
@@ -145,7 +145,10 @@ async function runRound(index, n, photos) {
         `lost ${round.lost}, duplicated ${round.duplicated}, FAILED ${round.failed}, upload errors ${round.uploadErrors}`,
     );
     for (const error of new Set(uploads.map((u) => u.error).filter(Boolean))) console.log(`  upload error: ${error}`);
-    console.log(`  jobs done per worker (its /metrics): ${workers.map((w, i) => `${w.name} ${sumOf(metrics[i], 'segcat_jobs_total', { outcome: 'done' })}`).join(', ')}`);
+    console.log(
+      `  jobs done per worker (its /metrics): ${workers.map((w, i) => `${w.name} ${sumOf(metrics[i], 'segcat_jobs_total', { outcome: 'done' })}`).join(', ')}; ` +
+        `${cpu.connections} PostgreSQL connections open at the end`,
+    );
     console.log(
       `  CPU seconds per image: ${Object.entries(cpu.byPart).map(([part, s]) => `${part} ${(s / ids.length).toFixed(3)}`).join(', ')}; ` +
         `machine ${Math.round(cpu.busyShare * 100)}% busy over the run, ${Math.round(cpu.othersShare * 100)}% of it by other jobs`,
@@ -272,7 +275,7 @@ function cpuSample(api, workers, dbName) {
   return { parts, client: process.cpuUsage(), busy: user + nice + system + irq + softirq, total: user + nice + system + idle + iowait + irq + softirq };
 }
 
-/** CPU seconds each part used between two samples, and how busy the whole machine was. */
+/** CPU seconds each part used between two samples, how busy the whole machine was, and the database connections open at the second. */
 function cpuUsed(before, after) {
   const HZ = 100; // USER_HZ, the unit of /proc's CPU times on Linux
   const byPart = {};
@@ -284,7 +287,7 @@ function cpuUsed(before, after) {
   const ours = Object.values(byPart).reduce((a, b) => a + b, 0);
   const busy = (after.busy - before.busy) / HZ;
   const total = (after.total - before.total) / HZ;
-  return { byPart, busyShare: busy / total, othersShare: Math.max(0, busy - ours) / busy };
+  return { byPart, busyShare: busy / total, othersShare: Math.max(0, busy - ours) / busy, connections: Object.keys(after.parts.PostgreSQL).length };
 }
 
 function ticks(pid) {

@@ -17,6 +17,7 @@ import type { RecoveryRepository } from '../db/recovery.repository.js';
 import type { SegmentationRepository } from '../db/segmentation.repository.js';
 import type { FileStore } from '../storage/file-store.js';
 import { thumbnailPath } from '../storage/layout.js';
+import { settleAll } from '../storage/parallel.js';
 import type { ExtractionService } from './extraction.service.js';
 import type { QueueService } from './queue.service.js';
 import { UnreferencedFiles } from './unreferenced-files.js';
@@ -105,6 +106,12 @@ export interface MaintenanceDeps {
 
 /** Images read from the database at a time. */
 const PAGE = 200;
+/**
+ * Files looked up at once. Below the AWS SDK's 50 connections to a server: it counts a request's
+ * wait for a free connection against its connection timeout, so a page's files all at once (a
+ * thousand and more) failed `segcat check` on a slow S3 server.
+ */
+const EXISTS_AT_ONCE = 32;
 
 /** Integrity checks, repairs and the quarantine. */
 export class MaintenanceService {
@@ -267,14 +274,14 @@ export class MaintenanceService {
     return made;
   }
 
-  /** The files of these images that are missing. */
+  /** The files of these images that are missing, looked up EXISTS_AT_ONCE at a time. */
   private async missingIn(images: ImageFiles[]): Promise<MissingFile[]> {
-    const checked = await Promise.all(
-      images.flatMap((image) =>
-        filesOf(image).map(async (file) => ((await this.deps.store.exists(file.path)) ? undefined : { imageId: image.id, ...file })),
-      ),
-    );
-    return checked.filter((file): file is MissingFile => file !== undefined);
+    const files = images.flatMap((image) => filesOf(image).map((file) => ({ imageId: image.id, ...file })));
+    const present: boolean[] = [];
+    await settleAll([...files.keys()], EXISTS_AT_ONCE, async (index) => {
+      present[index] = await this.deps.store.exists(files[index]!.path);
+    });
+    return files.filter((_, index) => !present[index]);
   }
 
   /** Reads the rows of these files' images again and returns the files still missing: a row replaced meanwhile is not a loss. */

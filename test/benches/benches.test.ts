@@ -95,7 +95,7 @@ const BENCHES: BenchCase[] = [
     needsS3: true,
     prints: [
       /N=1: 4 photos uploaded .* \d+\.\d\d images\/s; lost 0, duplicated 0, FAILED 0, upload errors 0/,
-      /N=2: .*lost 0, duplicated 0, FAILED 0, upload errors 0\n +jobs done per worker \(its \/metrics\): worker 1 \d, worker 2 \d/,
+      /N=2: .*lost 0, duplicated 0, FAILED 0, upload errors 0\n +jobs done per worker \(its \/metrics\): worker 1 \d, worker 2 \d; \d+ PostgreSQL connections open at the end/,
       /CPU seconds per image: API \d+\.\d+, workers \d+\.\d+, Swift \d+\.\d+, PostgreSQL \d+\.\d+/,
       /mean ms per image by stage .*files \d+, database \d+/,
       /segcat check: exit 0/,

@@ -208,3 +208,10 @@ test('and after saves, re-segmentations and deletes running at once', async () =
   await expectSearchesToMatchTheSegments();
   await expectCountsToMatchTheSegments();
 });
+
+test('a truncated catalogue counts nothing', async () => {
+  await db.prisma.$executeRawUnsafe('TRUNCATE "Image" CASCADE');
+  catalogue.clear();
+  await expectCountsToMatchTheSegments();
+  expect(await db.prisma.tally.count()).toBe(0);
+});
