@@ -89,13 +89,7 @@ async function runRound(index, n, photos) {
     ...process.env,
     MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2',
     DATABASE_URL: database.url,
-    STORAGE: 's3',
-    S3_ENDPOINT: swift.endpoint,
-    S3_BUCKET: bucket,
-    S3_REGION: swift.region,
-    S3_FORCE_PATH_STYLE: 'true',
-    AWS_ACCESS_KEY_ID: swift.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: swift.secretAccessKey,
+    ...swift.settings(bucket),
   };
   const port = await freePort();
   const metricsPorts = [];

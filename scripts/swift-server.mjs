@@ -23,15 +23,7 @@ try {
 } finally {
   client.destroy();
 }
-const settings = {
-  STORAGE: 's3',
-  S3_ENDPOINT: swift.endpoint,
-  S3_BUCKET: bucket,
-  S3_REGION: swift.region,
-  S3_FORCE_PATH_STYLE: 'true',
-  AWS_ACCESS_KEY_ID: swift.accessKeyId,
-  AWS_SECRET_ACCESS_KEY: swift.secretAccessKey,
-};
+const settings = swift.settings(bucket);
 process.stdout.write(`${Object.entries(settings).map(([name, value]) => `export ${name}=${value}`).join('\n')}\n`);
 process.stderr.write(`Swift is serving bucket ${bucket} at ${swift.endpoint} (data in ${swift.dir}); Ctrl-C stops it and removes the data\n`);
 

@@ -79,7 +79,18 @@ export async function startSwiftServer() {
     }
     await waitUntilReady([proxyPort, accountPort, containerPort, objectPort], children, dir);
     const endpoint = `http://127.0.0.1:${proxyPort}`;
-    return { endpoint, region: SWIFT_REGION, ...SWIFT_CREDENTIALS, dir, stop };
+    /** segcat's settings for a bucket of this server (S3_PREFIX only when `prefix` is given). */
+    const settings = (bucket, prefix) => ({
+      STORAGE: 's3',
+      S3_ENDPOINT: endpoint,
+      S3_BUCKET: bucket,
+      S3_REGION: SWIFT_REGION,
+      ...(prefix === undefined ? {} : { S3_PREFIX: prefix }),
+      S3_FORCE_PATH_STYLE: 'true',
+      AWS_ACCESS_KEY_ID: SWIFT_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: SWIFT_CREDENTIALS.secretAccessKey,
+    });
+    return { endpoint, region: SWIFT_REGION, ...SWIFT_CREDENTIALS, dir, settings, stop };
   } catch (error) {
     await stop();
     throw error;

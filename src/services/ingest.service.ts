@@ -19,6 +19,7 @@ import type { ContentRecords, ImageWriteRepository } from '../db/image-write.rep
 import { FileTooLargeError, IncomingStreamError, type TempFile } from '../storage/atomic-write.js';
 import type { FileStore } from '../storage/file-store.js';
 import * as layout from '../storage/layout.js';
+import { loggedStages } from './stage-timings.js';
 import { excessJpegMetadata, JPEG_METADATA_HEAD_BYTES, MAX_JPEG_METADATA_BYTES } from '../vision/formats.js';
 import { InvalidInputError, NotFoundError, PayloadTooLargeError } from './errors.js';
 import { isSettled, type ImageWaiter } from './image-waiter.js';
@@ -124,7 +125,7 @@ export class IngestService {
             bytes: received[index]!.temp.bytes,
             ms: elapsed(started),
             // receive: the bytes to a temporary file; check: decode, thumbnail and model input; record: files and rows.
-            stages: Object.fromEntries(Object.entries(stages[index]!).map(([stage, ms]) => [stage, Math.round(ms * 10) / 10])),
+            stages: loggedStages(stages[index]!),
           },
           'image received',
         );

@@ -10,6 +10,7 @@ import type { NewSegment, SegmentationRepository } from '../db/segmentation.repo
 import type { SegmentationObserver } from '../observability/probes.js';
 import { StoredFileMissingError, type FileStore } from '../storage/file-store.js';
 import * as layout from '../storage/layout.js';
+import { loggedStages } from './stage-timings.js';
 import type { Quality } from '../vision/types.js';
 import { ImageRejectedError, type VisionEngine } from './vision.port.js';
 
@@ -80,7 +81,7 @@ export class SegmentationService {
           ms: Math.round(performance.now() - begun),
           // Where the time went; what is left of `ms` was spent waiting for the model (its runs
           // are queued one at a time) and for the event loop.
-          stages: Object.fromEntries(Object.entries(stages).map(([stage, ms]) => [stage, Math.round(ms * 10) / 10])),
+          stages: loggedStages(stages),
         },
         'image segmented',
       );

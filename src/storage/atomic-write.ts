@@ -84,24 +84,7 @@ export async function moveIntoPlace(source: string, target: string): Promise<voi
 
 /** Writes bytes to `target`: temporary name, fsync, rename. */
 export async function writeAtomically(target: string, data: Buffer): Promise<void> {
-  const temp = `${target}.${randomUUID()}.tmp`;
-  await storing(async () => {
-    await fs.mkdir(path.dirname(target), { recursive: true });
-    try {
-      const handle = await fs.open(temp, 'wx', 0o640);
-      try {
-        await handle.writeFile(data);
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-      await fs.rename(temp, target);
-    } catch (error) {
-      await fs.rm(temp, { force: true });
-      throw error;
-    }
-    await fsyncPath(path.dirname(target));
-  });
+  await writeAllAtomically([{ target, data }]);
 }
 
 /**

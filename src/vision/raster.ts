@@ -316,9 +316,7 @@ export async function letterboxRegion(
 }
 
 /** Full-size, single-channel, white-on-black PNG of a mask stored inside its box. */
-export async function encodeMaskPng(mask: BoxMask, width: number, height: number): Promise<Buffer> {
-  return encodeBoxMaskPng(mask, width, height);
-}
+export { encodeBoxMaskPng as encodeMaskPng };
 
 /** PNG of the background (pixels no segment covers, white) and its area in pixels. */
 export async function encodeBackgroundPng(

@@ -51,16 +51,7 @@ export async function startS3TestServer(): Promise<S3TestServer> {
       await client.send(new CreateBucketCommand({ Bucket: bucket }));
       return bucket;
     },
-    env: (bucket, prefix = '') => ({
-      STORAGE: 's3',
-      S3_ENDPOINT: swift.endpoint,
-      S3_BUCKET: bucket,
-      S3_REGION: swift.region,
-      S3_PREFIX: prefix,
-      S3_FORCE_PATH_STYLE: 'true',
-      AWS_ACCESS_KEY_ID: swift.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: swift.secretAccessKey,
-    }),
+    env: (bucket, prefix = '') => swift.settings(bucket, prefix),
     async stop() {
       client.destroy();
       await swift.stop();
