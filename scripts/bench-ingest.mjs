@@ -16,7 +16,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { makeVariants, percentile, ROOT, scratchDatabase, FIXTURE_PHOTOS } from './lib/bench-utils.mjs';
-import { threadCpu, threadCpuPer } from './lib/thread-cpu.mjs';
+import { postgresCpu, threadCpu, threadCpuPer } from './lib/thread-cpu.mjs';
 
 const { loadConfig } = await import(path.join(ROOT, 'dist/config.js'));
 const { startRuntime } = await import(path.join(ROOT, 'dist/runtime.js'));
@@ -82,6 +82,7 @@ async function importOnce(files, dataDir, env) {
   try {
     const cpu = process.cpuUsage();
     const threadsBefore = threadCpu();
+    const postgresBefore = postgresCpu();
     // Resident memory while the import runs, sampled (the process's own peak also counts the
     // model-only runs before it).
     let peakRss = process.memoryUsage.rss();
@@ -91,8 +92,9 @@ async function importOnce(files, dataDir, env) {
     const seconds = (performance.now() - started) / 1000;
     const cpuPerImage = cpuMs(process.cpuUsage(cpu)) / summary.imported;
     const threads = threadCpuPer(threadsBefore, threadCpu(), summary.imported);
+    const postgresPerImage = (postgresCpu() - postgresBefore) / summary.imported;
     if (summary.failed > 0) throw new Error(`${summary.failed} images failed: ${JSON.stringify(summary.failures.slice(0, 3))}`);
-    return { rate: summary.imported / seconds, seconds, segmented, received, cpuPerImage, threads, peakRss };
+    return { rate: summary.imported / seconds, seconds, segmented, received, cpuPerImage, postgresPerImage, threads, peakRss };
   } finally {
     await runtime.close();
     await rm(dataDir, { recursive: true, force: true });
@@ -115,7 +117,7 @@ function printStages(result) {
   console.log(`  where an image's time goes (mean ms, wall clock; stages of different images overlap):`);
   console.log(`    on the way in: ${row(ingest)}`);
   console.log(`    segmentation job: ${row(segment)}, waiting for the model or the event loop ${Math.max(0, waited).toFixed(1)} (job total ${whole.toFixed(1)})`);
-  console.log(`    process CPU per image: ${result.cpuPerImage.toFixed(1)} ms (model threads included; PostgreSQL's own CPU is not)`);
+  console.log(`    process CPU per image: ${result.cpuPerImage.toFixed(1)} ms (model threads included), and PostgreSQL's ${result.postgresPerImage.toFixed(1)} ms`);
   if (result.threads.length > 0) {
     console.log(`    of which, by thread: ${result.threads.map((row) => `${row.kind} ${row.ms.toFixed(1)}`).join(', ')}`);
   }
@@ -151,6 +153,12 @@ for (const count of sizes) {
       printStages(result);
       const modelCpu = (before.cpuPerImage + after.cpuPerImage) / 2;
       console.log(`    the model alone uses ${modelCpu.toFixed(1)} ms of CPU per image (not spinning): the import spends ${(result.cpuPerImage / modelCpu).toFixed(2)} × that in all`);
+      // The floor: even with every core busy all the time, an image needs its CPU (ours and
+      // PostgreSQL's) spread over the cores; the model alone needs 1 / modelRate of wall time.
+      const cores = os.availableParallelism();
+      const busiest = (result.cpuPerImage + result.postgresPerImage) / cores;
+      const ceiling = Math.min(1, 1000 / modelRate / busiest);
+      console.log(`    CPU-bound ceiling: ${(result.cpuPerImage + result.postgresPerImage).toFixed(0)} ms of CPU per image on ${cores} cores is at least ${busiest.toFixed(0)} ms of wall time, against ${(1000 / modelRate).toFixed(0)} ms for the model alone: ingest ÷ model-only ≤ ${ceiling.toFixed(2)} (reached: ${(result.rate / modelRate / ceiling * 100).toFixed(0)}% of it)`);
       console.log(`    model alone, spinning ${((before.spinningRate + after.spinningRate) / 2).toFixed(1)} images/s, not spinning ${((before.quietRate + after.quietRate) / 2).toFixed(1)} images/s`);
     }
     console.log(`\npeak RSS of the whole bench process ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB (model-only runs included)\n`);

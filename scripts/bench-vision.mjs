@@ -131,6 +131,9 @@ console.log(`\nmedians over photos: decode+pre ${ms(median(totals.decode))}, mod
 console.log(`one image at a time (segment + mask files): ${ms(sequentialMs)}  ratio to model alone ${(sequentialMs / modelMs).toFixed(2)}`);
 console.log(`in-process batch (segmentFiles), per image: ${ms(batchMs)}  ÷ model alone = ${median(ratios).toFixed(2)} (median of ${reps} rounds)`);
 console.log(`extraction per segment (transparent PNG, ~640 px photos): ${ms(median(totals.extract))} one at a time, ${ms(median(totals.extractMany))} with extractCutouts (target ≤ 10 ms)`);
+// Milliseconds differ between machines; the target was set where the model took ~70 ms and
+// extraction 11.9 ms, so "≤ 10 ms" there is "≤ 0.143 × the model alone" anywhere.
+console.log(`extraction one at a time ÷ model alone = ${(median(totals.extract) / modelMs).toFixed(3)} (target ≤ 0.143: 10 ms where the model took 70 ms; 0.170 before)`);
 
 // The CLI on a folder, per extra photo: \`segcat segment\` on LARGE photos and on SMALL of them (a
 // subset), (time(LARGE) − time(SMALL)) ÷ (LARGE − SMALL), divided by the model alone per photo on

@@ -45,3 +45,29 @@ export function threadCpuPer(before, after, items) {
     .filter((row) => row.ms > 0);
   return rows.sort((a, b) => b.ms - a.ms);
 }
+
+/**
+ * CPU ms used so far by every PostgreSQL server process on this machine (Linux; elsewhere 0).
+ * Machine-wide: a bench that is the database's only client reads its own share.
+ */
+export function postgresCpu() {
+  let total = 0;
+  let entries;
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return 0;
+  }
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) !== 'postgres') continue;
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      total += (Number(fields[11]) + Number(fields[12])) * 10;
+    } catch {
+      // The process ended meanwhile.
+    }
+  }
+  return total;
+}

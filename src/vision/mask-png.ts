@@ -1,11 +1,14 @@
 /**
- * Mask PNGs written without libvips: an 8-bit, one-channel (grey) PNG whose rows are copied
- * straight from a mask and deflated with zlib's run-length strategy. A mask is black outside its box, and
- * a row of zeros costs deflate almost nothing, so a full-size mask of a 12-megapixel photo encodes
- * in milliseconds. The files are ordinary white-on-black grey PNGs that every reader understands.
+ * PNGs written without libvips, deflated with zlib's run-length strategy:
+ * - masks: an 8-bit, one-channel (grey) PNG whose rows are copied straight from a mask. A mask is
+ *   black outside its box, and a row of zeros costs deflate almost nothing, so a full-size mask of
+ *   a 12-megapixel photo encodes in milliseconds;
+ * - cut-outs: 8-bit RGB or RGBA with PNG's "up" filter (each byte minus the one above it), which
+ *   turns a photo's smooth columns and a cut-out's clear margins into runs.
+ * The files are ordinary PNGs that every reader understands.
  */
 import { promisify } from 'node:util';
-import { constants, crc32, deflate } from 'node:zlib';
+import { constants, crc32, deflate, type ZlibOptions } from 'node:zlib';
 import type { BoxMask } from './types.js';
 
 const deflateAsync = promisify(deflate);
@@ -51,21 +54,53 @@ function releaseScanlines(buffer: Uint8Array, stride: number, firstRow: number, 
   spareScanlines.length = Math.min(spareScanlines.length, SPARE_SCANLINES);
 }
 
-/** Wraps PNG scanlines (each row: filter byte 0, then `width` grey bytes) into a PNG file. */
-async function greyPng(width: number, height: number, scanlines: Uint8Array): Promise<Buffer> {
+/** PNG colour types: 0 grey, 2 RGB, 6 RGBA. */
+const COLOUR_TYPE = { 1: 0, 3: 2, 4: 6 } as const;
+
+/** Wraps PNG scanlines (each row: its filter byte, then its 8-bit samples) into a PNG file. */
+async function pngFile(width: number, height: number, channels: 1 | 3 | 4, scanlines: Uint8Array, options: ZlibOptions): Promise<Buffer> {
   const header = Buffer.alloc(13);
   header.writeUInt32BE(width, 0);
   header.writeUInt32BE(height, 4);
   header[8] = 8; // bit depth
-  header[9] = 0; // colour type: greyscale
+  header[9] = COLOUR_TYPE[channels];
   // compression, filter method and interlace stay 0
-  const compressed = await deflateAsync(scanlines, MASK_DEFLATE);
+  const compressed = await deflateAsync(scanlines, options);
   return Buffer.concat([SIGNATURE, chunk('IHDR', header), chunk('IDAT', compressed), chunk('IEND', Buffer.alloc(0))]);
+}
+
+const greyPng = (width: number, height: number, scanlines: Uint8Array) => pngFile(width, height, 1, scanlines, MASK_DEFLATE);
+
+/**
+ * Cut-outs: the "up" filter with run-length deflate was both faster and smaller than libvips'
+ * PNG at level 3 on real cut-outs (180×323 to 474×359 RGBA: 0.4–0.7 × the time, 5–18% smaller);
+ * the "sub" filter and the default strategy measured slower for at most 5% less.
+ */
+const CUTOUT_DEFLATE = { level: 3, strategy: constants.Z_RLE } as const;
+
+/** PNG of 8-bit RGB (3 channels) or RGBA (4) pixels, row-major without padding. */
+export async function encodePixelsPng(pixels: Uint8Array, width: number, height: number, channels: 3 | 4): Promise<Buffer> {
+  checkSize(width, height);
+  const row = width * channels;
+  if (pixels.length !== row * height) throw new RangeError(`${pixels.length} bytes are not ${width}x${height} pixels of ${channels} channels`);
+  const stride = row + 1;
+  const scanlines = new Uint8Array(stride * height);
+  for (let y = 0; y < height; y++) {
+    const out = y * stride;
+    const at = y * row;
+    scanlines[out] = 2; // up
+    if (y === 0) {
+      scanlines.set(pixels.subarray(0, row), out + 1);
+      continue;
+    }
+    for (let i = 0; i < row; i++) scanlines[out + 1 + i] = pixels[at + i]! - pixels[at - row + i]!;
+  }
+  return pngFile(width, height, channels, scanlines, CUTOUT_DEFLATE);
 }
 
 function checkSize(width: number, height: number): void {
   if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
-    throw new RangeError(`a mask PNG needs a positive whole width and height, got ${width}x${height}`);
+    throw new RangeError(`a PNG needs a positive whole width and height, got ${width}x${height}`);
   }
 }
 
