@@ -22,6 +22,7 @@ import { parseCocoInstances } from '../dist/vision/coco-instances.js';
 import { evaluateModel } from '../dist/vision/model-evaluation.js';
 import { loadSegmenter } from '../dist/vision/segmenter.js';
 import { planTiles } from '../dist/vision/tiles.js';
+import { measureRefinement, refinementTables } from './lib/refine-quality.mjs';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const args = process.argv.slice(2);
@@ -94,7 +95,8 @@ const SETTINGS = [
   { name: 'ensemble 11n + v8n, WBF', recipe: { ...SINGLE_VIEW, views: [view('primary', false), view('secondary', false)] } },
   { name: 'ensemble 11n + v8n, NMS', recipe: { ...SINGLE_VIEW, views: [view('primary', false), view('secondary', false)], merge: nms } },
   { name: 'tiles (2 × 2, zoomed 1.67×)', recipe: { ...SINGLE_VIEW, tiles: ZOOMED_TILES } },
-  { name: '**accurate** (ensemble, WBF; tiles on large photos)', recipe: ACCURATE_RECIPE },
+  { name: 'refined masks (yolo11n)', recipe: { ...SINGLE_VIEW, refine: true } },
+  { name: '**accurate** (ensemble, WBF, refined masks; tiles on large photos)', recipe: ACCURATE_RECIPE },
   { name: 'ensemble + mirror TTA of 11n, WBF', recipe: { ...SINGLE_VIEW, views: [view('primary', false), view('primary', true), view('secondary', false)] } },
   { name: 'ensemble + mirror TTA of both, WBF', recipe: { ...SINGLE_VIEW, views: [view('primary', false), view('primary', true), view('secondary', false), view('secondary', true)] } },
 ];
@@ -171,6 +173,10 @@ for (const { setting, all } of rows) {
 if (limit === Infinity) await timeLargePhoto();
 await primary.close();
 await secondary.close();
+
+// Refined masks on their own: boundary F and what a refined cut-out costs (README, "Cut-outs along the object's edges").
+console.log(`\nRefined masks (yolo11n's own, and refined against the photo), and refined cut-outs:\n`);
+console.log(refinementTables(await measureRefinement({ folder, limit })).join('\n'));
 
 /** fast, the ensemble alone and accurate on one labelled photo scaled to 4000 × 3000 (12 MP). */
 async function timeLargePhoto() {

@@ -12,9 +12,13 @@
  * - Tile view: the first model over one tile of a large photo (tiles.ts). Tiles see what the
  *   whole photo cannot, so their detections are not averaged with the whole views': they join
  *   the fused list as SAHI merges tiles, the best of each cluster kept.
+ * - Refined mask: the merged mask refined against the photo's pixels (refine.ts), kept inside the
+ *   object's box so that the box, and box AP, stay the fused ones.
  */
+import type { RgbRaster } from './cutout-pixels.js';
 import { mergeViews, type MergeOptions, MERGE_DEFAULTS, type ViewDetections } from './merge.js';
-import { decodeImage, isDecodedImage, readImageSize, type DecodedImage } from './raster.js';
+import { decodeImage, decodeRgb, isDecodedImage, readImageSize, type DecodedImage, type ImageInput } from './raster.js';
+import { planRefinement, refineMask } from './refine.js';
 import type { Segmenter, SegmenterInput, ViewOptions } from './segmenter.js';
 import { dropCutByTile, planTiles, type TileOptions, TILE_DEFAULTS } from './tiles.js';
 import { SEGMENT_DEFAULTS, type DetectedSegment, type ModelInfo, type SegmentationResult, type SegmentOptions } from './types.js';
@@ -42,6 +46,8 @@ export interface QualityRecipe {
   tiles: TileOptions | null;
   /** How whole views are merged. */
   merge: MergeOptions;
+  /** Masks refined against the photo's pixels (within each object's box). */
+  refine: boolean;
 }
 
 /** A recipe that runs nothing extra: one model, one view (the same segments as `fast`). */
@@ -50,12 +56,13 @@ export const SINGLE_VIEW: QualityRecipe = Object.freeze<QualityRecipe>({
   portraitToSquare: false,
   tiles: null,
   merge: MERGE_DEFAULTS,
+  refine: false,
 });
 
 /**
  * The recipe of SEGCAT_QUALITY=accurate: both models over the whole photo, fused (the best of the
- * ingredients measured within 3× the time of fast; README, "Quality: fast or accurate"), and
- * tiles on photos much larger than the input.
+ * ingredients measured within 3× the time of fast; README, "Quality: fast or accurate"), tiles on
+ * photos much larger than the input, and masks refined against the photo.
  */
 export const ACCURATE_RECIPE: QualityRecipe = Object.freeze<QualityRecipe>({
   ...SINGLE_VIEW,
@@ -64,7 +71,34 @@ export const ACCURATE_RECIPE: QualityRecipe = Object.freeze<QualityRecipe>({
     { model: 'secondary', mirror: false },
   ],
   tiles: TILE_DEFAULTS,
+  refine: true,
 });
+
+/** The photo's pixels over every region that refining `segments`' masks reads (one decode). */
+async function pixelsAround(input: ImageInput | DecodedImage, segments: readonly DetectedSegment[], size: { width: number; height: number }): Promise<RgbRaster> {
+  if (isDecodedImage(input)) return { data: input.rgb, width: input.width, height: input.height, left: 0, top: 0 };
+  const reads = segments.map((segment) => planRefinement(segment.mask.box, size.width, size.height).read);
+  const x = Math.min(...reads.map((r) => r.x));
+  const y = Math.min(...reads.map((r) => r.y));
+  const right = Math.max(...reads.map((r) => r.x + r.width));
+  const bottom = Math.max(...reads.map((r) => r.y + r.height));
+  return decodeRgb(input, { x, y, width: right - x, height: bottom - y });
+}
+
+/** `segment` with its mask refined against `pixels`, cut back to its own box (the model's mask when nothing of it is left there). */
+function refinedWithinBox(segment: DetectedSegment, pixels: RgbRaster, size: { width: number; height: number }): DetectedSegment {
+  const { box } = segment.mask;
+  const refined = refineMask(segment.mask, pixels, planRefinement(box, size.width, size.height)).mask;
+  const data = new Uint8Array(box.width * box.height);
+  let area = 0;
+  for (let y = 0; y < box.height; y++) {
+    const from = (box.y + y - refined.box.y) * refined.box.width + (box.x - refined.box.x);
+    const row = refined.data.subarray(from, from + box.width);
+    data.set(row, y * box.width);
+    for (const value of row) if (value) area++;
+  }
+  return area === 0 ? segment : { ...segment, area, mask: { box: { ...box }, data } };
+}
 
 /** The models a composed segmenter may use. */
 export interface QualityModels {
@@ -160,12 +194,17 @@ export function composeSegmenter(models: QualityModels, recipe: QualityRecipe = 
         const fromTiles = tiles.flatMap((view, i) => dropCutByTile(tileResults[i]!.segments, view.options.region!, size));
         segments = mergeViews([{ segments }, { segments: fromTiles }], { ...recipe.merge, method: 'nms', minScore, maxDetections });
       }
+      segments = segments.slice(0, maxDetections);
+      if (recipe.refine && segments.length > 0) {
+        const pixels = await pixelsAround(image ? await image : (input as ImageInput | DecodedImage), segments, size);
+        segments = segments.map((segment) => refinedWithinBox(segment, pixels, size));
+      }
       const results = [...wholeResults, ...tileResults];
       const sum = (pick: (r: SegmentationResult) => number) => results.reduce((total, r) => total + pick(r), 0);
       return {
         width: size.width,
         height: size.height,
-        segments: segments.slice(0, maxDetections).map(({ probability: _, ...segment }) => segment),
+        segments: segments.map(({ probability: _, ...segment }) => segment),
         timings: {
           // The header read, the tiles' shared decode (it overlaps the whole views' runs), and each view's own.
           preprocessMs: headerMs + decodeMs + sum((r) => r.timings.preprocessMs),

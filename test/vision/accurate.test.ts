@@ -80,6 +80,21 @@ describe('the accurate composition', () => {
     await expect(accurate.segment(photo('dog'), { mirror: true })).rejects.toThrow(/chooses its own views/);
   });
 
+  it('refines the fused masks against the photo, within the fused boxes', async () => {
+    const unrefined = await composeSegmenter({ primary, secondary }, { ...ACCURATE_RECIPE, refine: false }).segment(photo('dog'));
+    const refined = await accurate.segment(photo('dog'));
+    expectWellFormed(refined.segments, 768, 576);
+    // Same objects, same boxes and scores: refining moves edges inside a box, nothing else.
+    const summary = (segments: DetectedSegment[]) => segments.map(({ label, score, mask }) => ({ label, score, box: mask.box }));
+    expect(summary(refined.segments)).toEqual(summary(unrefined.segments));
+    const changed = refined.segments.map((segment, i) => segment.mask.data.filter((v, p) => v !== unrefined.segments[i]!.mask.data[p]).length);
+    // The edges move: pixels change on every large object, but a mask stays mostly what the models drew.
+    for (const [i, segment] of refined.segments.entries()) {
+      if (segment.area > 5000) expect(changed[i]).toBeGreaterThan(0);
+      expect(changed[i]).toBeLessThan(0.25 * unrefined.segments[i]!.area);
+    }
+  });
+
   it('finds a small bird pasted into a 4000×3000 photo, where it was pasted; fast does not', async () => {
     // eagle.jpg scaled to 120 px wide, pasted into giraffe.jpg scaled up to 12 megapixels.
     const eagle = await sharp(photo('eagle')).resize(120).toBuffer();
