@@ -57,6 +57,12 @@ const envSchema = z.object({
   S3_PRESIGN: flag('false'),
   /** How long a presigned URL works, in seconds (S3 allows up to 7 days). */
   S3_PRESIGN_EXPIRES_SECONDS: z.coerce.number().int().min(1).max(604_800).default(300),
+  /**
+   * Most downloads from the bucket that /files proxies at once, per process, on connections of
+   * their own: slow clients can then hold these, never the connections that uploads and jobs use.
+   * A download that finds them all busy for 5 s gets 503 with Retry-After.
+   */
+  S3_SERVED_READS: z.coerce.number().int().min(1).max(10_000).default(32),
   /** The bucket's access key (the standard AWS variable); unset, the AWS SDK looks for credentials itself (AWS_PROFILE, instance roles…). */
   AWS_ACCESS_KEY_ID: optionalString,
   /** The secret of AWS_ACCESS_KEY_ID. */
@@ -300,5 +306,6 @@ function s3Settings(e: z.infer<typeof envSchema> & { S3_BUCKET: string }): S3Set
         : undefined,
     presign: e.S3_PRESIGN,
     presignExpiresSeconds: e.S3_PRESIGN_EXPIRES_SECONDS,
+    servedReads: e.S3_SERVED_READS,
   });
 }

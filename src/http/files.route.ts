@@ -8,6 +8,7 @@
 import { pipeline } from 'node:stream/promises';
 import { Router, type NextFunction, type Request, type Response } from 'express';
 import type { ServedFile, ServedFilesService } from '../services/served-files.service.js';
+import { StoreBusyError } from '../storage/file-store.js';
 
 /**
  * Cache-Control of a stored file or overlay. Under SEGCAT_READ_KEY they are `private`, so no
@@ -51,7 +52,10 @@ export function filesRouter(
     // Content-addressed files never change, but deleteImage removes them.
     response.set('Cache-Control', fileCacheControl(file.contentAddressed ? 'content' : 'derived', readKey));
     response.set('Content-Security-Policy', "default-src 'none'");
-    await sendStoredFile(request, response, file).catch(next);
+    await sendStoredFile(request, response, file).catch((error: unknown) => {
+      if (!(error instanceof StoreBusyError)) return next(error);
+      response.set('Retry-After', String(error.retryAfterSeconds)).status(503).json({ error: 'too many files are being downloaded at once: retry shortly', code: error.code });
+    });
   });
   return router;
 }

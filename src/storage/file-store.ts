@@ -97,6 +97,16 @@ export class StoredFileMissingError extends Error {
   }
 }
 
+/**
+ * Thrown when a file cannot be served now because every connection for serving files is busy
+ * (S3_SERVED_READS downloads in flight); the client should retry in `retryAfterSeconds`.
+ */
+export class StoreBusyError extends Error {
+  override name = 'StoreBusyError';
+  readonly code = 'STORE_BUSY';
+  readonly retryAfterSeconds = 1;
+}
+
 /** Stores and finds segcat's files. */
 export interface FileStore {
   /** Which backend: `fs` (DATA_DIR) or `s3` (a bucket). */

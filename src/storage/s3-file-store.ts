@@ -173,7 +173,7 @@ export class S3FileStore implements FileStore {
   async served(urlPath: string): Promise<ServedSource | undefined> {
     if (!servedContentType(urlPath)) return undefined;
     const key = this.key(urlPath);
-    return { kind: 'object', open: ({ ifNoneMatch }) => this.objects.get(key, { ifNoneMatch }) };
+    return { kind: 'object', open: ({ ifNoneMatch }) => this.objects.serve(key, { ifNoneMatch }) };
   }
 
   async presignedUrl(relativePath: string): Promise<string | undefined> {

@@ -18,8 +18,11 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
 import type { Readable } from 'node:stream';
 import type { StorageObserver, StorageOperation } from '../observability/probes.js';
+import { StoreBusyError } from './file-store.js';
 
 /** Where the bucket is and how to reach it (S3_* settings and the standard AWS credentials). */
 export interface S3Settings {
@@ -39,6 +42,8 @@ export interface S3Settings {
   presign: boolean;
   /** S3_PRESIGN_EXPIRES_SECONDS: how long a presigned URL works. */
   presignExpiresSeconds: number;
+  /** S3_SERVED_READS: most downloads /files proxies at once, on connections of their own. */
+  servedReads: number;
 }
 
 /** An object as a listing or HEAD shows it. */
@@ -78,9 +83,19 @@ export class BucketUnavailableError extends Error {
 const CONNECTION_TIMEOUT_MS = 5_000;
 const IDLE_SOCKET_TIMEOUT_MS = 60_000;
 
+/** Connections for segcat's own requests (uploads, jobs, checks): the SDK's default. */
+const OWN_CONNECTIONS = 50;
+
 /** Objects of one bucket. */
 export class S3Objects {
   readonly client: S3Client;
+  /**
+   * The client of downloads that /files proxies, on a pool of connections of its own: a client
+   * that reads slowly (or not at all) holds its download's connection until the idle timeout, and
+   * must not hold one that an upload or a job needs.
+   */
+  private readonly servingClient: S3Client;
+  private readonly servingSlots: Slots;
   private observer: StorageObserver | undefined;
 
   constructor(
@@ -88,17 +103,45 @@ export class S3Objects {
     /** Streams longer than this many bytes are uploaded in parts of this size (S3's minimum part is 5 MiB). */
     private readonly partSizeBytes: number,
   ) {
-    this.client = new S3Client({
-      endpoint: settings.endpoint,
-      region: settings.region,
-      forcePathStyle: settings.forcePathStyle,
-      credentials: settings.credentials,
-      // Checksums beyond Content-MD5 only where S3 demands them: S3-compatible servers (Swift,
-      // older MinIO and Ceph) refuse the newer checksum headers and aws-chunked trailers.
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED',
-      requestHandler: { connectionTimeout: CONNECTION_TIMEOUT_MS, socketTimeout: IDLE_SOCKET_TIMEOUT_MS },
-    });
+    const client = (connections: number) =>
+      new S3Client({
+        endpoint: settings.endpoint,
+        region: settings.region,
+        forcePathStyle: settings.forcePathStyle,
+        credentials: settings.credentials,
+        // Checksums beyond Content-MD5 only where S3 demands them: S3-compatible servers (Swift,
+        // older MinIO and Ceph) refuse the newer checksum headers and aws-chunked trailers.
+        requestChecksumCalculation: 'WHEN_REQUIRED',
+        responseChecksumValidation: 'WHEN_REQUIRED',
+        requestHandler: {
+          connectionTimeout: CONNECTION_TIMEOUT_MS,
+          socketTimeout: IDLE_SOCKET_TIMEOUT_MS,
+          httpAgent: new HttpAgent({ keepAlive: true, maxSockets: connections }),
+          httpsAgent: new HttpsAgent({ keepAlive: true, maxSockets: connections }),
+        },
+      });
+    this.client = client(OWN_CONNECTIONS);
+    this.servingClient = client(settings.servedReads);
+    this.servingSlots = new Slots(settings.servedReads);
+  }
+
+  /**
+   * An object for /files to send, as get() reads it, on the serving connections. Throws
+   * StoreBusyError when all of them stay busy for CONNECTION_TIMEOUT_MS; the slot is free again
+   * once the stream closes.
+   */
+  async serve(key: string, options: { ifNoneMatch?: string } = {}): Promise<ObjectBody | undefined> {
+    if (!(await this.servingSlots.take(CONNECTION_TIMEOUT_MS))) throw new StoreBusyError();
+    let body: ObjectBody | undefined;
+    try {
+      body = await this.get(key, options, this.servingClient);
+    } catch (error) {
+      this.servingSlots.give();
+      throw error;
+    }
+    if (!body || body.notModified) this.servingSlots.give();
+    else body.stream.once('close', () => this.servingSlots.give());
+    return body;
   }
 
   /** The bucket, for messages. */
@@ -147,11 +190,11 @@ export class S3Objects {
   }
 
   /** Reads an object; undefined when there is none. With `ifNoneMatch` equal to its ETag, answers notModified. */
-  async get(key: string, options: { ifNoneMatch?: string } = {}): Promise<ObjectBody | undefined> {
+  async get(key: string, options: { ifNoneMatch?: string } = {}, client: S3Client = this.client): Promise<ObjectBody | undefined> {
     try {
       const answer = await this.request(
         'get',
-        () => this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, IfNoneMatch: options.ifNoneMatch })),
+        () => client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, IfNoneMatch: options.ifNoneMatch })),
         (error) => isMissing(error) || statusOf(error) === 304,
       );
       return {
@@ -238,6 +281,7 @@ export class S3Objects {
   /** Closes the client's connections. */
   close(): void {
     this.client.destroy();
+    this.servingClient.destroy();
   }
 
   private async listPage(prefix: string, pageSize: number, token: string | undefined): Promise<ListPage> {
@@ -316,4 +360,40 @@ function messageOf(error: unknown): string {
 
 function metadata(options: PutOptions): Record<string, string> | undefined {
   return options.sha256 ? { sha256: options.sha256 } : undefined;
+}
+
+/** A counting semaphore whose waiters give up after a while. */
+class Slots {
+  private free: number;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(count: number) {
+    this.free = count;
+  }
+
+  /** Takes a slot, waiting up to `timeoutMs` for one; false when none came free in time. */
+  take(timeoutMs: number): Promise<boolean> {
+    if (this.free > 0) {
+      this.free--;
+      return Promise.resolve(true);
+    }
+    return new Promise((resolve) => {
+      const granted = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      const timer = setTimeout(() => {
+        this.waiting.splice(this.waiting.indexOf(granted), 1);
+        resolve(false);
+      }, timeoutMs);
+      this.waiting.push(granted);
+    });
+  }
+
+  /** Gives a slot back, to the longest waiter if any. */
+  give(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.free++;
+  }
 }

@@ -51,6 +51,7 @@ describe('loadConfig', () => {
       credentials: { accessKeyId: 'key', secretAccessKey: 'secret' },
       presign: false,
       presignExpiresSeconds: 300,
+      servedReads: 32,
     });
     expect(loadConfig({ S3_BUCKET: 'photos' }).s3).toMatchObject({ prefix: '', credentials: undefined, forcePathStyle: false });
     expect(() => loadConfig({ S3_BUCKET: 'photos', AWS_ACCESS_KEY_ID: 'key' })).toThrow(/AWS_SECRET_ACCESS_KEY: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY go together/);
