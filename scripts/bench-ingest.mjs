@@ -10,6 +10,8 @@
 //
 // MATRIX=1 repeats the import for worker concurrency × onnxruntime threads × spinning, to choose
 // defaults. Uses a scratch database (scripts/lib/bench-utils.mjs). Run `npm run build` first.
+import { fileURLToPath } from 'node:url';
+import { spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -124,6 +126,18 @@ function printStages(result) {
 }
 
 const defaults = loadConfig({});
+// As in `segcat import` (auto: the model's threads first); SEGCAT_MODEL_PRIORITY=normal to compare.
+const modelPriority = process.env.SEGCAT_MODEL_PRIORITY ?? defaults.modelPriority;
+if (sizes.length > 1) {
+  // One process per size: a thread's lowered priority is never raised again, and every thread the
+  // process starts later inherits it, so a second import in the same process would not get the
+  // model-first scheduling the first one had.
+  for (const count of sizes) {
+    const child = spawnSync(process.execPath, [fileURLToPath(import.meta.url), String(count)], { stdio: 'inherit' });
+    if (child.status !== 0) process.exit(child.status ?? 1);
+  }
+  process.exit(0);
+}
 for (const count of sizes) {
   const workDir = await mkdtemp(path.join(os.tmpdir(), 'segcat-bench-ingest-'));
   try {
@@ -139,12 +153,13 @@ for (const count of sizes) {
         SEGCAT_WORKER_CONCURRENCY: String(concurrency),
         SEGCAT_ONNX_THREADS: String(threads),
         SEGCAT_ONNX_SPINNING: spinning,
+        SEGCAT_MODEL_PRIORITY: modelPriority,
       });
       const after = await bestModelOnly(files, threads);
       const modelRate = (before.rate + after.rate) / 2;
       const perImage = result.segmented.map((entry) => entry.ms);
       console.log(
-        `\nconcurrency ${concurrency}, onnx threads ${threads || 'auto'}, spinning ${spinning}: ${result.rate.toFixed(1)} images/s ` +
+        `\nconcurrency ${concurrency}, onnx threads ${threads || 'auto'}, spinning ${spinning}, model priority ${modelPriority}: ${result.rate.toFixed(1)} images/s ` +
           `(${result.seconds.toFixed(1)} s), per image p50 ${percentile(perImage, 50).toFixed(0)} ms p95 ${percentile(perImage, 95).toFixed(0)} ms`,
       );
       console.log(`  model only (inference back to back, fastest thread setting): ${before.rate.toFixed(1)} images/s before, ${after.rate.toFixed(1)} after`);

@@ -104,6 +104,12 @@ const envSchema = z.object({
   /** onnxruntime intra-op threads (0 lets onnxruntime decide). */
   SEGCAT_ONNX_THREADS: z.coerce.number().int().min(0).default(0),
   SEGCAT_ONNX_SPINNING: flag('false'),
+  /**
+   * `high`: the model's threads get the CPU first (every other thread of the process gets nice 10);
+   * `normal`: all threads alike; `auto`: high in processes that serve no API (`segcat worker`,
+   * `segcat import`), normal in `segcat serve`, whose API must stay quick.
+   */
+  SEGCAT_MODEL_PRIORITY: z.enum(['auto', 'high', 'normal']).default('auto'),
   /** Segmentation jobs run at once by one worker process. */
   SEGCAT_WORKER_CONCURRENCY: int(2),
   /** Run a queue worker inside `segcat serve`. */
@@ -217,6 +223,8 @@ export type Config = Readonly<{
    * burns the cores that decoding, mask encoding and PostgreSQL need; see `npm run bench:ingest`).
    */
   onnxSpinning: boolean;
+  /** SEGCAT_MODEL_PRIORITY: whether the model's threads get the CPU first (`auto`: only where no API is served). */
+  modelPriority: 'auto' | 'high' | 'normal';
   /** SEGCAT_WORKER_CONCURRENCY: segmentation jobs one worker runs at once. */
   workerConcurrency: number;
   /** SEGCAT_EMBEDDED_WORKER: whether `segcat serve` runs a queue worker too. */
@@ -278,6 +286,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxDetections: e.SEGCAT_MAX_DETECTIONS,
     onnxThreads: e.SEGCAT_ONNX_THREADS,
     onnxSpinning: e.SEGCAT_ONNX_SPINNING,
+    modelPriority: e.SEGCAT_MODEL_PRIORITY,
     workerConcurrency: e.SEGCAT_WORKER_CONCURRENCY,
     embeddedWorker: e.SEGCAT_EMBEDDED_WORKER,
     embeddedPgPort: e.EMBEDDED_PG_PORT,

@@ -22,6 +22,7 @@ import { createServices, type Services } from './services/services.js';
 import { ensureCatalogueIdentity } from './storage/catalogue-identity.js';
 import type { FileStore } from './storage/file-store.js';
 import { openFileStore } from './storage/open-store.js';
+import { lowerPriorityOutsideModels } from './vision/thread-priority.js';
 import { createVisionRegistry, type VisionRegistry } from './vision/vision-engine.js';
 
 /** A running segcat process. */
@@ -116,6 +117,9 @@ export async function startRuntime(config: Config, options: RuntimeOptions): Pro
     });
     if (options.reconcile !== false) await reconcile(config, services, logger);
     let worker: QueueWorker | undefined;
+    if (options.worker && (config.modelPriority === 'high' || (config.modelPriority === 'auto' && !options.http))) {
+      logger.info({ threads: lowerPriorityOutsideModels() }, 'model threads get the CPU first (SEGCAT_MODEL_PRIORITY)');
+    }
     if (options.worker) {
       worker = await startWorker({
         databaseUrl: database.url,

@@ -1,0 +1,89 @@
+/**
+ * "Model first" scheduling (SEGCAT_MODEL_PRIORITY): a `segcat worker` process gives every thread
+ * but the model's a lower CPU priority (nice 10), read back from /proc; with `normal` it leaves
+ * them all alone. Linux only, like the feature.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { PACKAGE_ROOT } from '../../src/config.js';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
+
+const run = existsSync('/proc/self/task') ? describe : describe.skip;
+
+/** Name and nice value of each thread of process `pid`. */
+function threads(pid: number): { tid: number; name: string; nice: number }[] {
+  return readdirSync(`/proc/${pid}/task`).flatMap((task) => {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${task}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      // Fields after the name: state is the first, nice the 17th.
+      const nice = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+      return [{ tid: Number(task), name, nice }];
+    } catch {
+      return [];
+    }
+  });
+}
+
+/** Starts `segcat worker`, hands its threads to `inspect` once it is ready, and stops it. */
+async function withWorker(env: Record<string, string>, inspect: (pid: number) => void): Promise<void> {
+  const child = spawn(process.execPath, [path.join(PACKAGE_ROOT, 'bin', 'segcat.js'), 'worker', '--metrics-port', '0'], {
+    env: { ...process.env, ...env, LOG_LEVEL: 'warn', NODE_ENV: 'test' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (chunk) => (stderr += chunk));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  try {
+    const deadline = Date.now() + 60_000;
+    while (!stderr.includes('segcat metrics at')) {
+      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`the worker did not start: ${stderr}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    inspect(child.pid!);
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+  } finally {
+    child.kill('SIGKILL');
+  }
+}
+
+run('SEGCAT_MODEL_PRIORITY', () => {
+  let database: TestDatabase;
+  let dataDir: string;
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    dataDir = await mkdtemp(path.join(os.tmpdir(), 'segcat-priority-'));
+    env = { DATABASE_URL: database.url, DATA_DIR: dataDir };
+  });
+
+  afterAll(async () => {
+    await database?.drop();
+    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('a worker lowers every thread but the model\'s (auto)', async () => {
+    await withWorker(env, (pid) => {
+      const all = threads(pid);
+      const model = all.filter((thread) => thread.name === 'WorkerThread');
+      // The model's worker thread and onnxruntime's threads, at normal priority.
+      expect(model.length).toBeGreaterThanOrEqual(2);
+      expect(new Set(model.map((thread) => thread.nice))).toEqual(new Set([0]));
+      // Everything else: the main thread (JavaScript), libuv's pool, V8's helpers.
+      const others = all.filter((thread) => thread.name !== 'WorkerThread');
+      expect(others.find((thread) => thread.tid === pid)).toMatchObject({ nice: 10 });
+      expect(others.filter((thread) => thread.nice !== 10)).toEqual([]);
+    });
+  }, 120_000);
+
+  it('normal leaves every thread alone', async () => {
+    await withWorker({ ...env, SEGCAT_MODEL_PRIORITY: 'normal' }, (pid) => {
+      expect(threads(pid).filter((thread) => thread.nice !== 0)).toEqual([]);
+    });
+  }, 120_000);
+});
