@@ -107,7 +107,7 @@ const envSchema = z.object({
   /**
    * `high`: the model's threads get the CPU first (every other thread of the process gets nice 10);
    * `normal`: all threads alike; `auto`: high in processes that serve no API (`segcat worker`,
-   * `segcat import`), normal in `segcat serve`, whose API must stay quick.
+   * `segcat import`, `segcat segment`), normal in `segcat serve`, whose API must stay quick.
    */
   SEGCAT_MODEL_PRIORITY: z.enum(['auto', 'high', 'normal']).default('auto'),
   /** Segmentation jobs run at once by one worker process. */

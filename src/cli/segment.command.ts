@@ -7,6 +7,7 @@ import { mkdir, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { loadConfig } from '../config.js';
 import { segmentFiles, type BatchOutcome } from '../vision/batch.js';
+import { lowerPriorityOutsideModels } from '../vision/thread-priority.js';
 import { hasImageExtension } from '../vision/formats.js';
 import { maskRoot } from '../vision/mask-filename.js';
 import type { Quality } from '../vision/types.js';
@@ -64,6 +65,8 @@ Examples:
       if (existing && !existing.isDirectory()) throw new Error(`${outDir}: not a directory; give a folder for the masks`);
       const config = loadConfig();
       const segmenter = await createQualitySegmenter({ ...config, quality: options.quality ?? config.quality });
+      // A batch serves no API: the model's threads get the CPU first (src/vision/thread-priority.ts).
+      if (config.modelPriority !== 'normal') lowerPriorityOutsideModels();
       const segmentOptions = options.minScore === undefined ? {} : { minScore: options.minScore };
       let outcomes: BatchOutcome[];
       try {

@@ -1,12 +1,14 @@
 /**
- * "Model first" scheduling for processes that only segment (`segcat worker`, `segcat import`).
+ * "Model first" scheduling for processes that only segment (`segcat worker`, `segcat import`,
+ * `segcat segment`).
  *
  * On 2 cores the model alone keeps ~1.5 of them busy. A segmenting process also has work outside
  * the model: JavaScript, Prisma, mask encoding, fsyncs, garbage collection. When that work takes a
  * core, one of onnxruntime's threads waits for it, and the whole model run waits for that thread.
  * Every thread of the process except the models' then gets a lower CPU priority (a higher nice
  * value), so the model's threads get a core first and the rest fills the gaps. `bench:ingest`
- * measured 0.70 → 0.81 of the model-only rate (README, "Bulk ingestion").
+ * measured 0.70 → 0.81 of the model-only rate, and `segcat segment` 1.24–1.30 → 1.16 × the model
+ * alone per extra photo (README, "Bulk ingestion" and "Speed").
  *
  * Linux only: a thread's nice value is its own there (setpriority on a thread id), and raising it
  * needs no privilege. Threads started later inherit the value of the thread that starts them, so
