@@ -80,7 +80,8 @@ async function importOnce(files, dataDir, env) {
     },
   });
   const config = loadConfig({ DATABASE_URL: database.url, DATA_DIR: dataDir, LOG_LEVEL: 'info', ...env });
-  const runtime = await startRuntime(config, { http: false, worker: true, logger: pino({ level: 'info' }, sink) });
+  // modelFirst: as in `segcat import`, whose runtime this is.
+  const runtime = await startRuntime(config, { http: false, worker: true, modelFirst: true, logger: pino({ level: 'info' }, sink) });
   try {
     const cpu = process.cpuUsage();
     const threadsBefore = threadCpu();

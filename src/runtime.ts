@@ -60,6 +60,12 @@ export interface RuntimeOptions {
    * quarantine; default true. `segcat check` turns it off, to report before anything changes.
    */
   reconcile?: boolean;
+  /**
+   * This process exists to segment and serves no API (`segcat worker`, `segcat import`): with
+   * SEGCAT_MODEL_PRIORITY=auto, the model's threads then get the CPU first. Default false, so that a
+   * program embedding a worker keeps its threads' priorities unless SEGCAT_MODEL_PRIORITY=high.
+   */
+  modelFirst?: boolean;
 }
 
 /** Creates the process-wide logger: JSON lines on stdout for services. */
@@ -117,8 +123,11 @@ export async function startRuntime(config: Config, options: RuntimeOptions): Pro
     });
     if (options.reconcile !== false) await reconcile(config, services, logger);
     let worker: QueueWorker | undefined;
-    if (options.worker && (config.modelPriority === 'high' || (config.modelPriority === 'auto' && !options.http))) {
-      logger.info({ threads: lowerPriorityOutsideModels() }, 'model threads get the CPU first (SEGCAT_MODEL_PRIORITY)');
+    if (options.worker && (config.modelPriority === 'high' || (config.modelPriority === 'auto' && options.modelFirst === true))) {
+      const priority = lowerPriorityOutsideModels();
+      // Undone last, once the worker has stopped.
+      cleanups.push(async () => priority.restore());
+      logger.info({ threads: priority.outcome }, 'model threads get the CPU first (SEGCAT_MODEL_PRIORITY)');
     }
     if (options.worker) {
       worker = await startWorker({

@@ -34,7 +34,7 @@ Examples:
       const env = loadConfig();
       const config = { ...env, quality: options.quality ?? env.quality };
       const { createCommandLogger, startRuntime } = await import('../runtime.js');
-      const runtime = await startRuntime(config, { http: false, worker: true, logger: createCommandLogger(config) });
+      const runtime = await startRuntime(config, { http: false, worker: true, modelFirst: true, logger: createCommandLogger(config) });
       const stop = () => {
         process.stderr.write('\ninterrupted: run the same import again to finish it\n');
         void runtime.close().finally(() => process.exit(130));

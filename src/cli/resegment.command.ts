@@ -31,7 +31,7 @@ uses it):
     .action(async (ids: string[], options: { all?: boolean; outdated?: boolean; model?: string; quality?: Quality; wait: boolean }) => {
       const { createCommandLogger, startRuntime } = await import('../runtime.js');
       const config = loadConfig();
-      const runtime = await startRuntime(config, { http: false, worker: options.wait, logger: createCommandLogger(config) });
+      const runtime = await startRuntime(config, { http: false, worker: options.wait, modelFirst: true, logger: createCommandLogger(config) });
       try {
         const { queue } = runtime.services;
         const { batch, queued } = await queue.resegment({ ids, all: options.all, outdated: options.outdated, model: options.model, quality: options.quality });

@@ -66,7 +66,7 @@ Examples:
       const config = loadConfig();
       const segmenter = await createQualitySegmenter({ ...config, quality: options.quality ?? config.quality });
       // A batch serves no API: the model's threads get the CPU first (src/vision/thread-priority.ts).
-      if (config.modelPriority !== 'normal') lowerPriorityOutsideModels();
+      const priority = config.modelPriority === 'normal' ? undefined : lowerPriorityOutsideModels();
       const segmentOptions = options.minScore === undefined ? {} : { minScore: options.minScore };
       let outcomes: BatchOutcome[];
       try {
@@ -86,6 +86,7 @@ Examples:
           }
         });
       } finally {
+        priority?.restore();
         await segmenter.close();
       }
       if (options.json) {

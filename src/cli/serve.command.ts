@@ -66,6 +66,6 @@ Examples:
   SEGCAT_WORKER_CONCURRENCY=4 npx segcat worker
   npx segcat worker --metrics-port 9464     # Prometheus scrapes http://<host>:9464/metrics`)
     .action(async (options: { metricsPort?: number }) => {
-      await runUntilSignal({ http: false, worker: true, metricsPort: options.metricsPort ?? loadConfig().metricsPort });
+      await runUntilSignal({ http: false, worker: true, modelFirst: true, metricsPort: options.metricsPort ?? loadConfig().metricsPort });
     });
 }

@@ -1,6 +1,6 @@
 /**
- * "Model first" scheduling for processes that only segment (`segcat worker`, `segcat import`,
- * `segcat segment`).
+ * "Model first" scheduling for the commands that only segment (`segcat worker`, `segcat import`,
+ * `segcat segment`, `segcat resegment --wait`).
  *
  * On 2 cores the model alone keeps ~1.5 of them busy. A segmenting process also has work outside
  * the model: JavaScript, Prisma, mask encoding, fsyncs, garbage collection. When that work takes a
@@ -24,31 +24,78 @@ const MODEL_THREAD_NAME = 'WorkerThread';
 /** Nice value given to the threads outside the models (0 is normal, 19 the lowest priority). */
 export const OUTSIDE_MODEL_NICE = 10;
 
-/** What lowerPriorityOutsideModels did. */
+/** What lowerPriorityOutsideModels did: how many threads it lowered and kept, or why it did nothing. */
 export type PriorityOutcome = { lowered: number; kept: number } | { skipped: string };
 
-/** Lowers the CPU priority of this process's threads, except the models' (worker threads and theirs). */
-export function lowerPriorityOutsideModels(nice = OUTSIDE_MODEL_NICE): PriorityOutcome {
+/** A change of priorities that can be undone. */
+export interface PriorityChange {
+  outcome: PriorityOutcome;
+  /**
+   * Gives the threads outside the models their earlier priority back, once the batch is over, so
+   * that a process running a command inside it (a test, a program embedding segcat) is left as it
+   * was. Threads started meanwhile inherited the lowered value: they get the main thread's earlier one.
+   */
+  restore(): void;
+}
+
+/** This process's threads by thread id, the models' apart; undefined off Linux. */
+function listThreads(): { outside: number[]; models: number } | undefined {
   let tasks: string[];
   try {
     tasks = readdirSync('/proc/self/task');
   } catch {
-    return { skipped: 'per-thread priorities need Linux (/proc/self/task)' };
+    return undefined;
   }
-  let lowered = 0;
-  let kept = 0;
-  for (const task of tasks) {
+  const outside: number[] = [];
+  let models = 0;
+  for (const tid of tasks.map(Number)) {
     try {
-      if (readFileSync(`/proc/self/task/${task}/comm`, 'utf8').trim() === MODEL_THREAD_NAME) {
-        kept++;
-        continue;
-      }
-      // Never raise a priority someone lowered further already.
-      if (os.getPriority(Number(task)) < nice) os.setPriority(Number(task), nice);
-      lowered++;
+      if (readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim() === MODEL_THREAD_NAME) models++;
+      else outside.push(tid);
     } catch {
       // The thread ended meanwhile.
     }
   }
-  return { lowered, kept };
+  return { outside, models };
+}
+
+/** Sets a thread's nice value; a thread that ended meanwhile is skipped. */
+function setNice(tid: number, nice: number): void {
+  try {
+    os.setPriority(tid, nice);
+  } catch {
+    // The thread ended meanwhile.
+  }
+}
+
+/** Lowers the CPU priority of this process's threads, except the models' (worker threads and theirs). */
+export function lowerPriorityOutsideModels(nice = OUTSIDE_MODEL_NICE): PriorityChange {
+  const threads = listThreads();
+  if (!threads) return { outcome: { skipped: 'per-thread priorities need Linux (/proc/self/task)' }, restore: () => undefined };
+  const mainBefore = os.getPriority(process.pid);
+  const before = new Map<number, number>();
+  for (const tid of threads.outside) {
+    try {
+      const current = os.getPriority(tid);
+      // Never raise a priority someone lowered further already.
+      if (current >= nice) continue;
+      os.setPriority(tid, nice);
+      before.set(tid, current);
+    } catch {
+      // The thread ended meanwhile.
+    }
+  }
+  let restored = false;
+  return {
+    outcome: { lowered: before.size, kept: threads.models },
+    restore() {
+      if (restored) return;
+      restored = true;
+      for (const tid of listThreads()?.outside ?? []) {
+        const earlier = before.get(tid);
+        if (earlier !== undefined) setNice(tid, earlier);
+        else if (os.getPriority(tid) === nice && mainBefore < nice) setNice(tid, mainBefore);
+      }
+    },
+  };
 }

@@ -8,7 +8,11 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { PACKAGE_ROOT } from '../../src/config.js';
+import { loadConfig, PACKAGE_ROOT } from '../../src/config.js';
+import { registerSegmentCommand } from '../../src/cli/segment.command.js';
+import { startRuntime } from '../../src/runtime.js';
+import { runCommands } from '../support/cli.js';
+import { photo } from '../support/vision.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 
 const run = existsSync('/proc/self/task') ? describe : describe.skip;
@@ -67,23 +71,70 @@ run('SEGCAT_MODEL_PRIORITY', () => {
     if (dataDir) await rm(dataDir, { recursive: true, force: true });
   });
 
+  // A child starts at the nice value of the thread that spawns it: the test's own, normally 0.
+  const base = () => os.getPriority();
+
   it('a worker lowers every thread but the model\'s (auto)', async () => {
+    const start = base();
+    const lowered = Math.max(start, 10);
     await withWorker(env, (pid) => {
       const all = threads(pid);
       const model = all.filter((thread) => thread.name === 'WorkerThread');
-      // The model's worker thread and onnxruntime's threads, at normal priority.
+      // The model's worker thread and onnxruntime's threads, at the priority the process started with.
       expect(model.length).toBeGreaterThanOrEqual(2);
-      expect(new Set(model.map((thread) => thread.nice))).toEqual(new Set([0]));
+      expect(new Set(model.map((thread) => thread.nice))).toEqual(new Set([start]));
       // Everything else: the main thread (JavaScript), libuv's pool, V8's helpers.
       const others = all.filter((thread) => thread.name !== 'WorkerThread');
-      expect(others.find((thread) => thread.tid === pid)).toMatchObject({ nice: 10 });
-      expect(others.filter((thread) => thread.nice !== 10)).toEqual([]);
+      expect(others.find((thread) => thread.tid === pid)).toMatchObject({ nice: lowered });
+      expect(others.filter((thread) => thread.nice !== lowered)).toEqual([]);
     });
   }, 120_000);
 
   it('normal leaves every thread alone', async () => {
+    const start = base();
     await withWorker({ ...env, SEGCAT_MODEL_PRIORITY: 'normal' }, (pid) => {
-      expect(threads(pid).filter((thread) => thread.nice !== 0)).toEqual([]);
+      expect(threads(pid).filter((thread) => thread.nice !== start)).toEqual([]);
     });
+  }, 120_000);
+
+  // Bug: auto lowered the threads of any process running a worker without HTTP, so a program (or a
+  // test) embedding startRuntime had its own threads lowered, and so had every process it spawned.
+  it('auto leaves a process that embeds a worker runtime alone', async () => {
+    const before = threads(process.pid).map(({ tid, nice }) => ({ tid, nice }));
+    const config = loadConfig({ DATABASE_URL: database.url, DATA_DIR: dataDir, LOG_LEVEL: 'silent' });
+    const runtime = await startRuntime(config, { http: false, worker: true });
+    try {
+      const after = new Map(threads(process.pid).map((thread) => [thread.tid, thread.nice]));
+      expect(before.filter(({ tid, nice }) => after.has(tid) && after.get(tid) !== nice)).toEqual([]);
+    } finally {
+      await runtime.close();
+    }
+  }, 120_000);
+
+  it('high in an embedding process lowers its threads while the runtime runs, and close gives them back', async () => {
+    const before = threads(process.pid).map(({ tid, nice }) => ({ tid, nice }));
+    const config = loadConfig({ DATABASE_URL: database.url, DATA_DIR: dataDir, LOG_LEVEL: 'silent', SEGCAT_MODEL_PRIORITY: 'high' });
+    const runtime = await startRuntime(config, { http: false, worker: true });
+    try {
+      expect(os.getPriority()).toBe(Math.max(before.find(({ tid }) => tid === process.pid)!.nice, 10));
+    } finally {
+      await runtime.close();
+    }
+    const after = new Map(threads(process.pid).map((thread) => [thread.tid, thread.nice]));
+    expect(before.filter(({ tid, nice }) => after.has(tid) && after.get(tid) !== nice)).toEqual([]);
+  }, 120_000);
+
+  // Same bug: `segcat segment` run inside another process (as our CLI tests do) left its threads
+  // lowered once the batch was over.
+  it('segment gives the threads their priority back when the batch ends', async () => {
+    const before = threads(process.pid).map(({ tid, nice }) => ({ tid, nice }));
+    const result = await runCommands([registerSegmentCommand], ['segment', photo('dog'), path.join(dataDir, 'masks')]);
+    expect(result).toMatchObject({ code: 0 });
+    const after = threads(process.pid);
+    const changed = new Map(after.map((thread) => [thread.tid, thread.nice]));
+    expect(before.filter(({ tid, nice }) => changed.has(tid) && changed.get(tid) !== nice)).toEqual([]);
+    // Threads started during the batch (libuv's pool grows on demand) are back to the start value too.
+    const known = new Set(before.map(({ tid }) => tid));
+    expect(after.filter((thread) => !known.has(thread.tid) && thread.nice !== os.getPriority())).toEqual([]);
   }, 120_000);
 });
