@@ -34,6 +34,8 @@ export interface PriorityChange {
    * Gives the threads outside the models their earlier priority back, once the batch is over, so
    * that a process running a command inside it (a test, a program embedding segcat) is left as it
    * was. Threads started meanwhile inherited the lowered value: they get the main thread's earlier one.
+   * Best effort: going back to a higher priority needs root (CAP_SYS_NICE) or a RLIMIT_NICE that
+   * allows it; without them the threads stay lowered until the process ends.
    */
   restore(): void;
 }
@@ -59,12 +61,21 @@ function listThreads(): { outside: number[]; models: number } | undefined {
   return { outside, models };
 }
 
-/** Sets a thread's nice value; a thread that ended meanwhile is skipped. */
+/** A thread's nice value; undefined when it ended meanwhile. */
+function niceOf(tid: number): number | undefined {
+  try {
+    return os.getPriority(tid);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Sets a thread's nice value; a thread that ended meanwhile (or a refusal to raise it) is skipped. */
 function setNice(tid: number, nice: number): void {
   try {
     os.setPriority(tid, nice);
   } catch {
-    // The thread ended meanwhile.
+    // The thread ended meanwhile, or raising its priority needs a privilege this process lacks.
   }
 }
 
@@ -92,9 +103,8 @@ export function lowerPriorityOutsideModels(nice = OUTSIDE_MODEL_NICE): PriorityC
       if (restored) return;
       restored = true;
       for (const tid of listThreads()?.outside ?? []) {
-        const earlier = before.get(tid);
+        const earlier = before.get(tid) ?? (mainBefore < nice && niceOf(tid) === nice ? mainBefore : undefined);
         if (earlier !== undefined) setNice(tid, earlier);
-        else if (os.getPriority(tid) === nice && mainBefore < nice) setNice(tid, mainBefore);
       }
     },
   };
