@@ -139,7 +139,9 @@ run('SEGCAT_MODEL_PRIORITY', () => {
   // lowered once the batch was over.
   givingBack('segment gives the threads their priority back when the batch ends', async () => {
     const before = threads(process.pid).map(({ tid, nice }) => ({ tid, nice }));
-    const result = await runCommands([registerSegmentCommand], ['segment', photo('dog'), path.join(dataDir, 'masks')]);
+    // Masks go outside DATA_DIR, which they would make look like another catalogue's files.
+    const out = await mkdtemp(path.join(os.tmpdir(), 'segcat-priority-masks-'));
+    const result = await runCommands([registerSegmentCommand], ['segment', photo('dog'), out]).finally(() => rm(out, { recursive: true, force: true }));
     expect(result).toMatchObject({ code: 0 });
     const after = threads(process.pid);
     const changed = new Map(after.map((thread) => [thread.tid, thread.nice]));
