@@ -22,7 +22,7 @@ import { createServices, type Services } from './services/services.js';
 import { ensureCatalogueIdentity } from './storage/catalogue-identity.js';
 import type { FileStore } from './storage/file-store.js';
 import { openFileStore } from './storage/open-store.js';
-import { lowerPriorityOutsideModels } from './vision/thread-priority.js';
+import { lowerPriorityOutsideModels, modelFirst } from './vision/thread-priority.js';
 import { createVisionRegistry, type VisionRegistry } from './vision/vision-engine.js';
 
 /** A running segcat process. */
@@ -61,7 +61,8 @@ export interface RuntimeOptions {
    */
   reconcile?: boolean;
   /**
-   * This process exists to segment and serves no API (`segcat worker`, `segcat import`): with
+   * This process exists to segment and serves no API (`segcat worker`, `segcat import`,
+   * `segcat resegment --wait`): with
    * SEGCAT_MODEL_PRIORITY=auto, the model's threads then get the CPU first. Default false, so that a
    * program embedding a worker keeps its threads' priorities unless SEGCAT_MODEL_PRIORITY=high.
    */
@@ -123,7 +124,7 @@ export async function startRuntime(config: Config, options: RuntimeOptions): Pro
     });
     if (options.reconcile !== false) await reconcile(config, services, logger);
     let worker: QueueWorker | undefined;
-    if (options.worker && (config.modelPriority === 'high' || (config.modelPriority === 'auto' && options.modelFirst === true))) {
+    if (options.worker && modelFirst(config.modelPriority, options.modelFirst === true)) {
       const priority = lowerPriorityOutsideModels();
       // Undone last, once the worker has stopped.
       cleanups.push(async () => priority.restore());

@@ -7,7 +7,7 @@ import { mkdir, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { loadConfig } from '../config.js';
 import { segmentFiles, type BatchOutcome } from '../vision/batch.js';
-import { lowerPriorityOutsideModels } from '../vision/thread-priority.js';
+import { lowerPriorityOutsideModels, modelFirst } from '../vision/thread-priority.js';
 import { hasImageExtension } from '../vision/formats.js';
 import { maskRoot } from '../vision/mask-filename.js';
 import type { Quality } from '../vision/types.js';
@@ -66,7 +66,7 @@ Examples:
       const config = loadConfig();
       const segmenter = await createQualitySegmenter({ ...config, quality: options.quality ?? config.quality });
       // A batch serves no API: the model's threads get the CPU first (src/vision/thread-priority.ts).
-      const priority = config.modelPriority === 'normal' ? undefined : lowerPriorityOutsideModels();
+      const priority = modelFirst(config.modelPriority, true) ? lowerPriorityOutsideModels() : undefined;
       const segmentOptions = options.minScore === undefined ? {} : { minScore: options.minScore };
       let outcomes: BatchOutcome[];
       try {

@@ -17,6 +17,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
+import type { Config } from '../config.js';
 
 /** Name Node gives worker threads; onnxruntime's threads, started from the model's worker thread, inherit it. */
 const MODEL_THREAD_NAME = 'WorkerThread';
@@ -79,6 +80,14 @@ function setNice(tid: number, nice: number): void {
   }
 }
 
+/**
+ * Whether the model's threads get the CPU first under SEGCAT_MODEL_PRIORITY, in a process that only
+ * segments (`onlySegments`) or in one that also does other work (serving the API, embedding segcat).
+ */
+export function modelFirst(priority: Config['modelPriority'], onlySegments: boolean): boolean {
+  return priority === 'high' || (priority === 'auto' && onlySegments);
+}
+
 /** Lowers the CPU priority of this process's threads, except the models' (worker threads and theirs). */
 export function lowerPriorityOutsideModels(nice = OUTSIDE_MODEL_NICE): PriorityChange {
   const threads = listThreads();
@@ -86,15 +95,11 @@ export function lowerPriorityOutsideModels(nice = OUTSIDE_MODEL_NICE): PriorityC
   const mainBefore = os.getPriority(process.pid);
   const before = new Map<number, number>();
   for (const tid of threads.outside) {
-    try {
-      const current = os.getPriority(tid);
-      // Never raise a priority someone lowered further already.
-      if (current >= nice) continue;
-      os.setPriority(tid, nice);
-      before.set(tid, current);
-    } catch {
-      // The thread ended meanwhile.
-    }
+    const current = niceOf(tid);
+    // Never raise a priority someone lowered further already.
+    if (current === undefined || current >= nice) continue;
+    setNice(tid, nice);
+    before.set(tid, current);
   }
   let restored = false;
   return {

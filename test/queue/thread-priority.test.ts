@@ -66,6 +66,12 @@ function mayRaisePriority(): boolean {
 }
 const givingBack = mayRaisePriority() ? it : it.skip;
 
+/** Threads of this process, from a snapshot taken `before`, whose nice value is not what it was then. */
+function changedSince(before: { tid: number; nice: number }[]): { tid: number; nice: number }[] {
+  const now = new Map(threads(process.pid).map((thread) => [thread.tid, thread.nice]));
+  return before.filter(({ tid, nice }) => now.has(tid) && now.get(tid) !== nice);
+}
+
 run('SEGCAT_MODEL_PRIORITY', () => {
   let database: TestDatabase;
   let dataDir: string;
@@ -115,8 +121,7 @@ run('SEGCAT_MODEL_PRIORITY', () => {
     const config = loadConfig({ DATABASE_URL: database.url, DATA_DIR: dataDir, LOG_LEVEL: 'silent' });
     const runtime = await startRuntime(config, { http: false, worker: true });
     try {
-      const after = new Map(threads(process.pid).map((thread) => [thread.tid, thread.nice]));
-      expect(before.filter(({ tid, nice }) => after.has(tid) && after.get(tid) !== nice)).toEqual([]);
+      expect(changedSince(before)).toEqual([]);
     } finally {
       await runtime.close();
     }
@@ -131,8 +136,7 @@ run('SEGCAT_MODEL_PRIORITY', () => {
     } finally {
       await runtime.close();
     }
-    const after = new Map(threads(process.pid).map((thread) => [thread.tid, thread.nice]));
-    expect(before.filter(({ tid, nice }) => after.has(tid) && after.get(tid) !== nice)).toEqual([]);
+    expect(changedSince(before)).toEqual([]);
   }, 120_000);
 
   // Same bug: `segcat segment` run inside another process (as our CLI tests do) left its threads
@@ -143,9 +147,8 @@ run('SEGCAT_MODEL_PRIORITY', () => {
     const out = await mkdtemp(path.join(os.tmpdir(), 'segcat-priority-masks-'));
     const result = await runCommands([registerSegmentCommand], ['segment', photo('dog'), out]).finally(() => rm(out, { recursive: true, force: true }));
     expect(result).toMatchObject({ code: 0 });
+    expect(changedSince(before)).toEqual([]);
     const after = threads(process.pid);
-    const changed = new Map(after.map((thread) => [thread.tid, thread.nice]));
-    expect(before.filter(({ tid, nice }) => changed.has(tid) && changed.get(tid) !== nice)).toEqual([]);
     // Threads started during the batch (libuv's pool grows on demand) are back to the start value too.
     const known = new Set(before.map(({ tid }) => tid));
     expect(after.filter((thread) => !known.has(thread.tid) && thread.nice !== os.getPriority())).toEqual([]);
